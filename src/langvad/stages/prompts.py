@@ -1,0 +1,26 @@
+"""The LLM prompts of the method, built from typed prompt settings."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from langvad.config import Prompts
+from langvad.models.base import Message
+
+
+def summary_messages(prompts: Prompts, captions: Sequence[str]) -> list[Message]:
+    """P_S followed by the window's captions in time order, one per line."""
+    scene = f"{prompts.scene}\n" if prompts.scene else ""
+    body = "\n".join(c.strip() for c in captions)
+    return [{"role": "user", "content": f"{scene}{prompts.summary}\n{body}"}]
+
+
+def score_messages(prompts: Prompts, summary: str) -> list[Message]:
+    """P_C ∘ P_F ∘ S: the shared prefix first, so its KV cache is reused across windows."""
+    scene = f"{prompts.scene} " if prompts.scene else ""
+    return [
+        {
+            "role": "user",
+            "content": f"{scene}{prompts.context} {prompts.format}\n{summary.strip()}",
+        }
+    ]

@@ -1,0 +1,45 @@
+"""Centre frames and the N frames sampled in each T-second window around them."""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+
+
+def centre_frames(n_frames: int, stride: int) -> list[int]:
+    """Every ``stride``-th frame, starting at frame 0 (LAVAD: stride 16)."""
+    return list(range(0, n_frames, stride))
+
+
+def nearest_index(timestamps: Sequence[float], t: float) -> int:
+    """Index of the timestamp nearest to ``t`` (ties go to the earlier frame)."""
+    i = bisect.bisect_left(timestamps, t)
+    if i <= 0:
+        return 0
+    if i >= len(timestamps):
+        return len(timestamps) - 1
+    return i - 1 if t - timestamps[i - 1] <= timestamps[i] - t else i
+
+
+def window_frames(
+    centre_time: float, timestamps: Sequence[float], window_seconds: float, n: int
+) -> list[int]:
+    """Frames sampled uniformly in the T-second window centred on ``centre_time``.
+
+    The sample times lie on one global grid with step T/N seconds (k·T/N), so consecutive
+    windows share their frames: a frame is captioned once however many windows use it.
+    The window is shifted to stay inside the video when the video is long enough, so
+    windows at the start and the end still hold N frames; shorter videos give fewer.
+    """
+    if not timestamps:
+        return []
+    step = window_seconds / n
+    start, end = timestamps[0], timestamps[-1]
+    lo = centre_time - window_seconds / 2
+    lo = min(max(lo, start), max(start, end - window_seconds + step))
+    hi = lo + window_seconds
+    k0 = -(-round(lo / step * 1e6) // 1_000_000)  # ceil(lo/step) robust to float noise
+    times = [(k0 + j) * step for j in range(n + 1)]
+    times = [t for t in times if t < hi - 1e-9 and t <= end + step / 2][:n]
+    frames = sorted({nearest_index(timestamps, t) for t in times})
+    return frames or [nearest_index(timestamps, centre_time)]
