@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from langvad.config import Config
+from langvad.errors import InputError
 from langvad.eval.labels import load_frame_labels
 from langvad.eval.metrics import frame_metrics
-from langvad.errors import InputError
 from langvad.pipeline import Runner
 from langvad.result import Result
 from langvad.source import open_source

@@ -61,11 +61,15 @@ def detect(
     summary: Annotated[bool, typer.Option(help="LLM window summaries")] = True,
     refine: Annotated[bool, typer.Option(help="video-text score refinement")] = True,
     threads: Annotated[int | None, typer.Option(help="CPU threads for the LLM")] = None,
+    cache: Annotated[
+        Path | None, typer.Option(help="artefact cache file (default: user cache)")
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
     """Score every frame of INPUT and write result.json, scores.csv and scores.png."""
     from langvad.api import detect as run_detect
     from langvad.config import load_config, preset_config
+    from langvad.store import Store
 
     overrides: dict[str, Any] = {
         "llm": llm,
@@ -88,7 +92,10 @@ def detect(
             if config
             else preset_config(preset, **overrides)
         )
-        result = run_detect(input, cfg, captions=captions, labels=labels, progress=not quiet)
+        store = Store(cache) if cache else None
+        result = run_detect(
+            input, cfg, captions=captions, labels=labels, progress=not quiet, store=store
+        )
         paths = result.write(out_dir)
     except (LangvadError, KeyboardInterrupt) as e:
         raise _fail(e) from None

@@ -140,11 +140,15 @@ class Runner:
         if self.config.score_mode == "choice":
 
             def compute() -> dict[str, Any]:
-                dist, _ = choice_distribution(
-                    lambda prefill: self.llm.next_token_logprobs(
-                        messages, prefill, top=20, slot=SLOT_SCORE
+                first = [True]
+
+                def next_logprobs(prefill: str) -> dict[str, float]:
+                    cont, first[0] = not first[0], False
+                    return self.llm.next_token_logprobs(
+                        messages, prefill, top=20, slot=SLOT_SCORE, continuation=cont
                     )
-                )
+
+                dist, _ = choice_distribution(next_logprobs)
                 return {
                     "score": expected_score(dist),
                     "probs": {f"{v:.1f}": round(p, 6) for v, p in dist.items()},
@@ -199,7 +203,9 @@ class Runner:
         ts = list(source.timestamps)
         centres = centre_frames(source.n_frames, c.stride)
         windows = [window_frames(ts[f], ts, c.window_seconds, c.window_frames) for f in centres]
-        needed = sorted({f for w in windows for f in w} | set(centres))
+        # frames that need a caption: the windows' samples (+ the centres when each centre's
+        # own caption is scored directly, the no-summary ablation)
+        needed = sorted({f for w in windows for f in w} | (set() if c.summarize else set(centres)))
 
         p = c.prompts
         # 1. captions ------------------------------------------------------------------

@@ -62,6 +62,12 @@ def cache_dir() -> Path:
     return Path(env) if env else Path(user_cache_dir("langvad"))
 
 
+def models_dir() -> Path:
+    """Where assembled model files live (``$LANGVAD_MODELS`` overrides)."""
+    env = os.environ.get("LANGVAD_MODELS")
+    return Path(env) if env else cache_dir() / "models"
+
+
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     h = hashlib.sha256()
     with path.open("rb") as f:
@@ -99,7 +105,7 @@ def packaged_available(name: str) -> bool:
 def ensure_gguf(name: str, root: Path | None = None) -> Path:
     """Return the path of the assembled, verified GGUF for a packaged model."""
     model = PACKAGED[name]
-    out_dir = (root or cache_dir()) / "models"
+    out_dir = root or models_dir()
     out = out_dir / model.filename
     stamp = out.with_suffix(".sha256")
     if out.is_file() and stamp.is_file() and stamp.read_text().strip() == model.sha256:

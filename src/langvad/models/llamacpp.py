@@ -8,6 +8,7 @@ the shared prefix of its own prompt in cache.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -45,6 +46,7 @@ class LlamaCppLLM:
         n_threads: int | None = None,
         seed: int = 0,
         n_gpu_layers: int = 0,
+        prefix_cache: bool = False,
     ) -> None:
         self.path = Path(path)
         if not self.path.is_file():
@@ -54,6 +56,7 @@ class LlamaCppLLM:
         self.n_threads = n_threads or max(1, min(os.cpu_count() or 1, 8))
         self.seed = seed
         self.n_gpu_layers = n_gpu_layers
+        self.prefix_cache = prefix_cache  # reuse prefixes across prompts: faster, not bit-exact
         self.identity = f"llamacpp:{self.name}:{file_identity(self.path)}"
         self._server: Any = None
         self.stats = {"requests": 0, "prompt_tokens": 0, "cached_tokens": 0, "completion_tokens": 0}
@@ -112,28 +115,40 @@ class LlamaCppLLM:
 
     # -- protocol --------------------------------------------------------------------------
     def chat(self, messages: Sequence[Message], *, max_tokens: int, slot: int = 0) -> ChatReply:
+        # The whole prompt is evaluated afresh (no reuse of another prompt's prefix): llama.cpp
+        # output depends slightly on how a prompt is split into batches, and reuse would make
+        # a reply depend on the previous request. Fresh evaluation keeps runs reproducible.
         body = {
             "messages": list(messages),
             "max_tokens": max_tokens,
             "temperature": 0.0,
             "top_k": 1,
             "seed": self.seed,
-            "cache_prompt": True,
+            "cache_prompt": self.prefix_cache,
             "id_slot": slot,
         }
         r = self._request(body)
         return _reply(r, r["choices"][0]["message"].get("content") or "")
 
     def next_token_logprobs(
-        self, messages: Sequence[Message], prefill: str, *, top: int = 20, slot: int = 1
+        self,
+        messages: Sequence[Message],
+        prefill: str,
+        *,
+        top: int = 20,
+        slot: int = 1,
+        continuation: bool = False,
     ) -> dict[str, float]:
+        """``continuation=True`` when the previous request on this slot was the same
+        conversation with a shorter prefill: its KV cache is reused (exactly the same prompt
+        state, so results stay reproducible) and only the new prefill tokens are evaluated."""
         body = {
             "messages": [*messages, {"role": "assistant", "content": prefill}],
             "max_tokens": 1,
             "temperature": 0.0,
             "logprobs": True,
             "top_logprobs": top,
-            "cache_prompt": True,
+            "cache_prompt": continuation or self.prefix_cache,
             "id_slot": slot,
         }
         r = self._request(body)
@@ -167,7 +182,5 @@ def _quiet_llama_logs(p: Any) -> None:
         return
     for attr, value in (("verbosity", -1), ("use_color", False)):
         if hasattr(p, attr):
-            try:
+            with contextlib.suppress(Exception):  # best effort across binding versions
                 setattr(p, attr, value)
-            except Exception:  # noqa: BLE001 - best effort across binding versions
-                pass

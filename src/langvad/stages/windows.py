@@ -36,10 +36,10 @@ def window_frames(
     step = window_seconds / n
     start, end = timestamps[0], timestamps[-1]
     lo = centre_time - window_seconds / 2
-    lo = min(max(lo, start), max(start, end - window_seconds + step))
+    lo = min(max(lo, start), max(start, end - window_seconds))
     hi = lo + window_seconds
     k0 = -(-round(lo / step * 1e6) // 1_000_000)  # ceil(lo/step) robust to float noise
     times = [(k0 + j) * step for j in range(n + 1)]
-    times = [t for t in times if t < hi - 1e-9 and t <= end + step / 2][:n]
+    times = [t for t in times if t < hi - 1e-9 and t <= end + 1e-9][:n]
     frames = sorted({nearest_index(timestamps, t) for t in times})
     return frames or [nearest_index(timestamps, centre_time)]

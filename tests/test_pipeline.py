@@ -1,0 +1,138 @@
+"""The runner on real text (Ped2/Avenue descriptions) with a real small LLM (SmolLM2-135M):
+cache reuse, partial recomputation, kill-and-resume, and failure handling."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import TEXT_BENCH, need_shared
+
+from langvad.config import Config, Prompts
+from langvad.errors import LLMError
+from langvad.pipeline import Runner
+from langvad.source import open_source
+from langvad.store import Store
+
+SMALL = dict(
+    llm="smollm2-135m-instruct",
+    stride=30,
+    window_seconds=2.0,
+    window_frames=4,
+    summary_max_tokens=24,
+    caption_fps=10.0,
+)
+
+
+@pytest.fixture
+def ped2_01():
+    return open_source(need_shared(TEXT_BENCH / "ped2/descriptions/test_01.txt"), fps=10)
+
+
+def test_second_run_makes_zero_llm_calls(tmp_path, ped2_01, smollm, encoder):
+    store = Store(tmp_path / "a.sqlite")
+    cfg = Config(**SMALL)
+    first = Runner(cfg, store=store, llm=smollm, encoder=encoder, progress=False).run(ped2_01)
+    assert first.provenance["usage"]["llm_calls"] >= 6
+    assert len(first.scores) == 180 and all(0 <= s <= 1 for s in first.scores)
+    assert len(first.windows) == 6 and first.windows[1].frames == [20, 25, 30, 35]
+
+    again = Runner(cfg, store=store, progress=False)  # no model handed in
+    second = again.run(ped2_01)
+    assert second.provenance["usage"]["llm_calls"] == 0
+    assert again.llm._server is None  # the LLM was never loaded
+    assert second.scores == first.scores
+    assert [w.summary for w in second.windows] == [w.summary for w in first.windows]
+
+
+def test_changing_score_prompt_recomputes_only_scores(tmp_path, ped2_01, smollm, encoder):
+    store = Store(tmp_path / "b.sqlite")
+    base = Config(**SMALL)
+    Runner(base, store=store, llm=smollm, encoder=encoder, progress=False).run(ped2_01)
+    n_summaries, n_scores = store.count("summary"), store.count("score.choice")
+    changed = base.model_copy(update={"prompts": Prompts(context="How unusual is this scene?")})
+    r = Runner(changed, store=store, llm=smollm, encoder=encoder, progress=False)
+    res = r.run(ped2_01)
+    assert store.count("summary") == n_summaries  # summaries all came from the cache
+    assert store.count("score.choice") == 2 * n_scores
+    assert res.provenance["usage"]["llm_calls"] == n_scores
+    assert res.provenance["stage_keys"]["summarize"] != res.provenance["stage_keys"]["score"]
+
+
+def test_unparsable_generate_replies_give_clear_error(tmp_path, ped2_01, smollm, encoder):
+    cfg = Config(
+        **SMALL,
+        score_mode="generate",
+        score_max_tokens=3,
+        prompts=Prompts(format="Answer with one lowercase English word, no digits."),
+    )
+    with pytest.raises(LLMError, match="could be parsed"):
+        Runner(
+            cfg, store=Store(tmp_path / "c.sqlite"), llm=smollm, encoder=encoder, progress=False
+        ).run(ped2_01)
+
+
+def test_kill_and_resume_loses_no_finished_window(tmp_path, smollm, encoder):
+    captions = need_shared(TEXT_BENCH / "ped2/descriptions/test_01.txt")
+    cache = tmp_path / "cache"
+    env = {**os.environ, "LANGVAD_CACHE": str(cache)}
+    cmd = [
+        sys.executable,
+        "-m",
+        "langvad.cli",
+        "detect",
+        str(captions),
+        "--preset",
+        "ped2",
+        "--llm",
+        "smollm2-135m-instruct",
+        "--window-seconds",
+        "2",
+        "--window-frames",
+        "4",
+        "--stride",
+        "10",
+        "--out",
+        str(tmp_path / "out"),
+        "--quiet",
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    db = cache / "artefacts.sqlite"
+    done = 0
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if db.exists():
+            try:
+                with sqlite3.connect(db) as con:
+                    done = con.execute(
+                        "SELECT COUNT(*) FROM calls WHERE kind='summary'"
+                    ).fetchone()[0]
+            except sqlite3.OperationalError:
+                done = 0
+            if done >= 2:
+                break
+        time.sleep(0.1)
+    assert proc.poll() is None, f"run ended before it could be killed: {proc.stderr.read()}"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+    store = Store(db)
+    kept = store.count("summary")
+    assert kept >= 2
+    from langvad.config import preset_config
+
+    cfg = preset_config(
+        "ped2", llm="smollm2-135m-instruct", window_seconds=2.0, window_frames=4, stride=10
+    )
+    src = open_source(captions, fps=cfg.caption_fps)
+    resumed = Runner(cfg, store=store, llm=smollm, encoder=encoder, progress=False).run(src)
+    u = resumed.provenance["usage"]
+    assert u["cache_hits"] >= kept  # every finished summary was reused
+    fresh = Runner(
+        cfg, store=Store(tmp_path / "fresh.sqlite"), llm=smollm, encoder=encoder, progress=False
+    ).run(src)
+    assert u["llm_calls"] == fresh.provenance["usage"]["llm_calls"] - kept
+    assert resumed.scores == fresh.scores
