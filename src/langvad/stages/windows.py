@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Sequence
+
+from langvad.video.decode import nearest_index
 
 
 def centre_frames(n_frames: int, stride: int) -> list[int]:
     """Every ``stride``-th frame, starting at frame 0 (LAVAD: stride 16)."""
     return list(range(0, n_frames, stride))
-
-
-def nearest_index(timestamps: Sequence[float], t: float) -> int:
-    """Index of the timestamp nearest to ``t`` (ties go to the earlier frame)."""
-    i = bisect.bisect_left(timestamps, t)
-    if i <= 0:
-        return 0
-    if i >= len(timestamps):
-        return len(timestamps) - 1
-    return i - 1 if t - timestamps[i - 1] <= timestamps[i] - t else i
 
 
 def window_frames(

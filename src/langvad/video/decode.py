@@ -363,7 +363,11 @@ def _bad_image(f: Path, exc: BaseException) -> VideoError:
 
 def nearest_frame(info: VideoInfo, t: float) -> int:
     """Index of the frame whose timestamp is nearest to ``t`` seconds (ties go to the earlier)."""
-    ts = info.timestamps
+    return nearest_index(info.timestamps, t)
+
+
+def nearest_index(ts: Sequence[float], t: float) -> int:
+    """Index of the timestamp nearest to ``t`` in sorted ``ts`` (ties go to the earlier)."""
     i = bisect.bisect_left(ts, t)
     if i <= 0:
         return 0
