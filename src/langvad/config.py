@@ -80,6 +80,9 @@ class Config(BaseModel):
 
     # frame sampling
     stride: int = Field(16, ge=1, description="frames between two centre frames (LAVAD: 16)")
+    centre_fps: float | None = Field(
+        None, gt=0, description="centre frames per second (by timestamps) instead of a stride"
+    )
     window_seconds: float = Field(10.0, gt=0, description="T: window length in seconds")
     window_frames: int = Field(10, ge=1, description="N: frames sampled per window")
     caption_fps: float | None = Field(
@@ -103,6 +106,11 @@ class Config(BaseModel):
     n_ctx: int = Field(4096, ge=512)
     n_threads: int | None = None
     seed: int = 0
+    llm_prefix_cache: bool = Field(
+        False,
+        description="reuse the KV cache of prompt prefixes shared across windows: faster, "
+        "but llama.cpp results then depend slightly on the previous request",
+    )
 
     # text encoder
     encoder: str = DEFAULT_ENCODER

@@ -35,7 +35,7 @@ from langvad.stages.score import (
     fill_missing,
     parse_bracket_score,
 )
-from langvad.stages.windows import centre_frames, window_frames
+from langvad.stages.windows import centre_frames, centre_frames_by_fps, window_frames
 from langvad.store import Store
 
 NO_IMAGE_FALLBACK = (
@@ -72,7 +72,13 @@ class Runner:
     def llm(self) -> LlamaCppLLM:
         if self._llm is None:
             c = self.config
-            self._llm = load_llm(c.llm, n_ctx=c.n_ctx, n_threads=c.n_threads, seed=c.seed)
+            self._llm = load_llm(
+                c.llm,
+                n_ctx=c.n_ctx,
+                n_threads=c.n_threads,
+                seed=c.seed,
+                prefix_cache=c.llm_prefix_cache,
+            )
         return self._llm
 
     @property
@@ -96,10 +102,17 @@ class Runner:
             self.usage.embed_texts += len(missing)
         return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)
 
-    def _llm_call(self, kind: str, messages: list[Message], compute: Callable[[], Any]) -> Any:
+    def _llm_call(
+        self,
+        kind: str,
+        messages: list[Message],
+        compute: Callable[[], Any],
+        **params: Any,
+    ) -> Any:
+        """One deterministic LLM call, cached under (kind, model, messages, params)."""
         llm = self.llm
         key = stable_hash(
-            {"kind": kind, "model": llm.identity, "messages": messages, "config": self._llm_cfg()}
+            {"kind": kind, "model": llm.identity, "messages": messages, "params": params}
         )
         hit = self.store.get_call(key)
         if hit is not None:
@@ -117,14 +130,6 @@ class Runner:
         self.store.put_call(key, kind, value)
         return value
 
-    def _llm_cfg(self) -> dict[str, Any]:
-        c = self.config
-        return {
-            "summary_max_tokens": c.summary_max_tokens,
-            "score_max_tokens": c.score_max_tokens,
-            "score_mode": c.score_mode,
-        }
-
     def summarise(self, captions: Sequence[str]) -> str:
         messages = summary_messages(self.config.prompts, captions)
         return self._llm_call(
@@ -133,6 +138,7 @@ class Runner:
             lambda: self.llm.chat(
                 messages, max_tokens=self.config.summary_max_tokens, slot=SLOT_SUMMARY
             ).text.strip(),
+            max_tokens=self.config.summary_max_tokens,
         )
 
     def score(self, summary: str) -> dict[str, Any]:
@@ -162,7 +168,9 @@ class Runner:
             )
             return {"score": parse_bracket_score(reply.text), "reply": reply.text}
 
-        return self._llm_call("score.generate", messages, generate)
+        return self._llm_call(
+            "score.generate", messages, generate, max_tokens=self.config.score_max_tokens
+        )
 
     def _cached_stage(self, name: str, parts: dict[str, Any], compute: Callable[[], Any]) -> Any:
         """A whole stage's output under a key of its inputs; computed (call by call, each
@@ -201,7 +209,11 @@ class Runner:
         c = self.config
         t_start = time.perf_counter()
         ts = list(source.timestamps)
-        centres = centre_frames(source.n_frames, c.stride)
+        centres = (
+            centre_frames_by_fps(ts, c.centre_fps)
+            if c.centre_fps
+            else centre_frames(source.n_frames, c.stride)
+        )
         windows = [window_frames(ts[f], ts, c.window_seconds, c.window_frames) for f in centres]
         # frames that need a caption: the windows' samples (+ the centres when each centre's
         # own caption is scored directly, the no-summary ablation)

@@ -73,10 +73,17 @@ def _hf_download(ref: str) -> Path:
 
 
 def load_llm(
-    spec: str, *, n_ctx: int = 4096, n_threads: int | None = None, seed: int = 0
+    spec: str,
+    *,
+    n_ctx: int = 4096,
+    n_threads: int | None = None,
+    seed: int = 0,
+    prefix_cache: bool = False,
 ) -> LlamaCppLLM:
     path, name = resolve_gguf(spec)
-    return LlamaCppLLM(path, name=name, n_ctx=n_ctx, n_threads=n_threads, seed=seed)
+    return LlamaCppLLM(
+        path, name=name, n_ctx=n_ctx, n_threads=n_threads, seed=seed, prefix_cache=prefix_cache
+    )
 
 
 def load_encoder(spec: str) -> TextEncoder:

@@ -12,6 +12,16 @@ def centre_frames(n_frames: int, stride: int) -> list[int]:
     return list(range(0, n_frames, stride))
 
 
+def centre_frames_by_fps(timestamps: Sequence[float], fps: float) -> list[int]:
+    """The frame nearest to each time k/fps (k = 0, 1, …) up to the last timestamp, deduplicated:
+    sampling by time, so variable frame rate does not shift the centres."""
+    if not timestamps:
+        return []
+    end = timestamps[-1]
+    n = int(end * fps + 1e-9) + 1
+    return sorted({nearest_index(timestamps, k / fps) for k in range(n)})
+
+
 def window_frames(
     centre_time: float, timestamps: Sequence[float], window_seconds: float, n: int
 ) -> list[int]:
