@@ -136,3 +136,21 @@ def test_kill_and_resume_loses_no_finished_window(tmp_path, smollm, encoder):
     ).run(src)
     assert u["llm_calls"] == fresh.provenance["usage"]["llm_calls"] - kept
     assert resumed.scores == fresh.scores
+
+
+def test_other_captions_for_the_same_video_are_not_served_from_cache(tmp_path, smollm, encoder):
+    from conftest import CLIPS, DATA
+
+    clip = need_shared(CLIPS / "Fighting033_x264_570_841.mp4")
+    original = DATA / "fighting033_captions.jsonl"
+    edited = tmp_path / "edited.jsonl"
+    edited.write_text(original.read_text().replace("a man in a hoodie", "a woman in a red coat"))
+    cfg = Config(**{**SMALL, "stride": 90, "window_seconds": 4.0})
+    store = Store(tmp_path / "d.sqlite")
+    a = Runner(cfg, store=store, llm=smollm, encoder=encoder, progress=False)
+    ra = a.run(open_source(clip, original))
+    b = Runner(cfg, store=store, llm=smollm, encoder=encoder, progress=False)
+    rb = b.run(open_source(clip, edited))
+    assert a.stage_keys["clean"] != b.stage_keys["clean"]
+    assert "a woman in a red coat" in rb.windows[0].captions[0]
+    assert "a man in a hoodie" in ra.windows[0].captions[0]

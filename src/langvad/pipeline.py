@@ -223,7 +223,8 @@ class Runner:
         # 1. captions ------------------------------------------------------------------
         with self._stage("caption"):
             raw = self._captions(source, needed)
-            k_cap = stable_hash({"src": source.fingerprint, "frames": needed})
+            caps_id = source.captions.fingerprint if source.captions else None
+            k_cap = stable_hash({"src": source.fingerprint, "captions": caps_id, "frames": needed})
         # 2. cleaning ------------------------------------------------------------------
         with self._stage("clean"):
             pool = sorted(set(raw.values()))
