@@ -23,6 +23,18 @@ class Window(BaseModel):
     option_probs: dict[str, float] | None = None
 
 
+class Explanation(BaseModel):
+    """A segment's explanation, produced by one schema-constrained LLM call."""
+
+    title: str
+    what_happened: str
+    why_anomalous: str
+    category: str  # open vocabulary, e.g. "fighting", "vehicle on walkway"
+    confidence: float = Field(ge=0, le=1)
+    start_time: float
+    end_time: float
+
+
 class Segment(BaseModel):
     start_frame: int  # inclusive
     end_frame: int  # inclusive
@@ -31,6 +43,8 @@ class Segment(BaseModel):
     peak_score: float
     mean_score: float
     summaries: list[str] = Field(default_factory=list)
+    explanation: Explanation | None = None  # None: not explained (disabled or reply invalid)
+    key_frames: list[int] = Field(default_factory=list)  # frames to show as thumbnails
 
 
 class Result(BaseModel):
