@@ -1,5 +1,5 @@
 """Vision backends: frame captioners and image/video encoders."""
 
-from langvad.vision.base import Captioner
+from langvad.vision.base import Captioner, VisionEncoder
 
-__all__ = ["Captioner"]
+__all__ = ["Captioner", "VisionEncoder"]

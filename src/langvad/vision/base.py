@@ -23,3 +23,26 @@ class Captioner(Protocol):
     def close(self) -> None:
         """Release models, subprocesses and servers (idempotent)."""
         ...
+
+
+@runtime_checkable
+class VisionEncoder(Protocol):
+    """Images, clips and texts into one space (E_I, E_V, E_T of the method). All outputs
+    are L2-normalised float32 rows, so a dot product is a cosine similarity."""
+
+    @property
+    def identity(self) -> str: ...
+
+    def embed_images(self, frames: Sequence[np.ndarray]) -> np.ndarray:
+        """(n, d) for n RGB uint8 frames."""
+        ...
+
+    def embed_clips(self, clips: Sequence[Sequence[np.ndarray]]) -> np.ndarray:
+        """(n, d) for n clips, each a list of RGB uint8 frames in time order."""
+        ...
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, d) in the same space as the images."""
+        ...
+
+    def close(self) -> None: ...
