@@ -42,7 +42,9 @@ def detect(
     captions: Annotated[
         Path | None, typer.Option(help="captions file: one caption per frame (txt/jsonl/csv)")
     ] = None,
-    preset: Annotated[str, typer.Option(help="prompt preset: ucf, xd, ped2, avenue")] = "ucf",
+    preset: Annotated[
+        str, typer.Option(help="prompt preset: ucf, xd, ped2, avenue, shanghaitech, ubnormal")
+    ] = "ucf",
     config: Annotated[Path | None, typer.Option(help="JSON config file")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("runs/latest"),
     llm: Annotated[
@@ -57,7 +59,19 @@ def detect(
     window_seconds: Annotated[float | None, typer.Option(help="window length T (s)")] = None,
     window_frames: Annotated[int | None, typer.Option(help="frames per window N")] = None,
     k: Annotated[int | None, typer.Option(help="refinement K")] = None,
-    threshold: Annotated[float | None, typer.Option(help="segment threshold")] = None,
+    threshold: Annotated[
+        float | None,
+        typer.Option(help="fixed segment threshold (default: automatic per-video threshold)"),
+    ] = None,
+    context: Annotated[
+        str | None,
+        typer.Option(
+            help="what is normal/abnormal at this camera, e.g. 'loading dock; trucks at night "
+            "are normal; anyone climbing the fence is not' (enters summary, score and "
+            "explanation prompts)"
+        ),
+    ] = None,
+    explain: Annotated[bool, typer.Option(help="explain each segment (one LLM call)")] = True,
     fps: Annotated[float | None, typer.Option(help="frame rate of a captions-only input")] = None,
     labels: Annotated[Path | None, typer.Option(help="0/1 label per frame: report AUC")] = None,
     clean: Annotated[bool, typer.Option(help="image-text caption cleaning")] = True,
@@ -87,15 +101,26 @@ def detect(
         "n_threads": threads,
         "caption_fps": fps,
     }
-    for flag, on in (("clean", clean), ("summarize", summary), ("refine", refine)):
+    for flag, on in (
+        ("clean", clean),
+        ("summarize", summary),
+        ("refine", refine),
+        ("explain", explain),
+    ):
         if not on:
             overrides[flag] = False
+    if threshold is not None:
+        overrides["segmentation"] = "threshold"
     try:
         cfg = (
             load_config(config, preset=preset, **overrides)
             if config
             else preset_config(preset, **overrides)
         )
+        if context is not None:
+            cfg = cfg.model_copy(
+                update={"prompts": cfg.prompts.model_copy(update={"scene": context.strip()})}
+            )
         store = Store(cache) if cache else None
         result = run_detect(
             input, cfg, captions=captions, labels=labels, progress=not quiet, store=store
@@ -109,15 +134,21 @@ def detect(
 def _print_summary(result: Any, paths: dict[str, Path]) -> None:
     u = result.provenance["usage"]
     table = Table(title=f"anomalous segments in {Path(result.input).name}")
-    for col in ("start", "end", "frames", "peak", "summary"):
+    for col in ("start", "end", "frames", "peak", "explanation"):
         table.add_column(col)
     for s in result.segments:
+        e = s.explanation
+        text = (
+            f"{e.title} [{e.category}, confidence {e.confidence:.2f}]: {e.what_happened}"
+            if e
+            else ((s.summaries[0][:90] + "…") if s.summaries else "")
+        )
         table.add_row(
             f"{s.start_time:.2f}s",
             f"{s.end_time:.2f}s",
             f"{s.start_frame}–{s.end_frame}",
             f"{s.peak_score:.2f}",
-            (s.summaries[0][:90] + "…") if s.summaries else "",
+            text,
         )
     out.print(table if result.segments else "[green]no anomalous segment[/]")
     if result.metrics:
@@ -130,6 +161,64 @@ def _print_summary(result: Any, paths: dict[str, Path]) -> None:
         f"generated {u['completion_tokens']}; wall {u['wall_seconds']:.1f}s, "
         f"real-time factor {u.get('real_time_factor')}, peak RSS {u['peak_rss_mib']:.0f} MiB"
     )
+    out.print("wrote " + ", ".join(str(p) for p in paths.values()))
+
+
+@app.command("eval")
+def eval_(
+    root: Annotated[Path, typer.Argument(help="dataset root folder")],
+    dataset: Annotated[
+        str, typer.Option(help="ucf, xd, ped2, avenue, shanghaitech, ubnormal or clips")
+    ],
+    variants: Annotated[
+        str | None,
+        typer.Option(
+            help="comma-separated variants or groups (standard, ablations, baselines, "
+            "context, k-sweep, window, all); default: standard"
+        ),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="only the first N videos")] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="prompt preset (default: the dataset's own)")
+    ] = None,
+    config: Annotated[Path | None, typer.Option(help="JSON config file (base config)")] = None,
+    llm: Annotated[str | None, typer.Option(help="LLM name, .gguf path or spec")] = None,
+    threshold: Annotated[
+        float | None, typer.Option(help="threshold for false-alarm rate and segments")
+    ] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("runs/eval"),
+    report: Annotated[bool, typer.Option(help="also ROC/PR curves and per-video plots")] = False,
+    cache: Annotated[Path | None, typer.Option(help="artefact cache file")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+) -> None:
+    """Evaluate variants (full LAVAD, baselines, ablations, sweeps) on a labelled dataset:
+    prints the metrics table and writes results.json and results.md."""
+    from langvad.config import PRESET_PROMPTS, load_config, preset_config
+    from langvad.eval.datasets import load_dataset
+    from langvad.eval.harness import run_eval
+    from langvad.eval.tables import print_table, write_outputs
+    from langvad.eval.variants import select_variants
+    from langvad.store import Store
+
+    try:
+        chosen = select_variants(variants)
+        name = preset or (dataset if dataset in PRESET_PROMPTS else "ucf")
+        over: dict[str, Any] = {"llm": llm, "threshold": threshold}
+        base = load_config(config, preset=name, **over) if config else preset_config(name, **over)
+        items = load_dataset(root, dataset, limit=limit)
+        run = run_eval(
+            dataset,
+            items,
+            base,
+            chosen,
+            store=Store(cache) if cache else None,
+            console=err,
+            progress=not quiet,
+        )
+        paths = write_outputs(run, out_dir, curves=report)
+    except (LangvadError, KeyboardInterrupt) as e:
+        raise _fail(e) from None
+    print_table(run, out)
     out.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 

@@ -67,7 +67,26 @@ PRESET_PROMPTS: dict[str, Prompts] = {
             "Abnormal: running, throwing objects, loitering, walking in the wrong direction."
         ),
     ),
+    "shanghaitech": Prompts(
+        context=CONTEXT_UCF,
+        scene=(
+            "The cameras overlook walkways and squares of a university campus where people "
+            "walk. Abnormal: cycling, skateboarding, running, chasing, fighting, throwing "
+            "objects, vehicles on the walkway."
+        ),
+    ),
+    "ubnormal": Prompts(
+        context=CONTEXT_UCF,
+        scene=(
+            "Rendered street and public-place scenes where people walk, stand and talk. "
+            "Abnormal: running, falling, fighting, lying on the ground, jaywalking, stealing, "
+            "car crashes, people behaving erratically."
+        ),
+    ),
 }
+
+
+DATASET_FPS = {"ped2": 10.0, "avenue": 25.0, "shanghaitech": 24.0, "ubnormal": 30.0}
 
 
 class Config(BaseModel):
@@ -117,8 +136,18 @@ class Config(BaseModel):
 
     # back to every frame + segments
     frame_mapping: Literal["linear", "repeat"] = "linear"
+    segmentation: Literal["auto", "threshold"] = Field(
+        "auto",
+        description="auto: per-video threshold (Otsu split of the window scores, clamped to "
+        "[0.35, 0.65]) with hysteresis; threshold: the fixed `threshold`",
+    )
     threshold: float = Field(0.5, ge=0, le=1)
-    min_segment_seconds: float = Field(0.0, ge=0)
+    hysteresis: float = Field(0.1, ge=0, le=0.5, description="auto: low = high − hysteresis")
+    min_segment_seconds: float = Field(1.0, ge=0)
+
+    # segment explanations
+    explain: bool = True
+    explain_max_tokens: int = Field(320, ge=64)
 
     def config_hash(self) -> str:
         return stable_hash(self.model_dump(mode="json"))
@@ -138,8 +167,8 @@ def preset_config(name: str, **overrides: Any) -> Config:
             hint=f"choose one of {', '.join(sorted(PRESET_PROMPTS))}",
         )
     base: dict[str, Any] = {"preset": name, "prompts": PRESET_PROMPTS[name]}
-    if name in ("ped2", "avenue"):
-        base["caption_fps"] = 25.0 if name == "avenue" else 10.0
+    if name in DATASET_FPS:
+        base["caption_fps"] = DATASET_FPS[name]
     base.update({k: v for k, v in overrides.items() if v is not None})
     try:
         return Config(**base)

@@ -24,9 +24,15 @@ from langvad.models.encoders import l2_normalise
 from langvad.models.llamacpp import SLOT_SCORE, SLOT_SUMMARY, LlamaCppLLM
 from langvad.models.openai_llm import OpenAICompatLLM
 from langvad.models.registry import load_encoder, load_llm
-from langvad.result import Result, Segment, Window
+from langvad.result import Explanation, Result, Segment, Window
 from langvad.source import Source
 from langvad.stages.clean import clean_captions
+from langvad.stages.explain import (
+    explain_messages,
+    explanation_schema,
+    parse_explanation,
+    retry_messages,
+)
 from langvad.stages.frames import centre_to_frames, threshold_segments
 from langvad.stages.prompts import score_messages, summary_messages
 from langvad.stages.refine import refine_scores
@@ -36,6 +42,7 @@ from langvad.stages.score import (
     fill_missing,
     parse_bracket_score,
 )
+from langvad.stages.segments import auto_threshold, hysteresis_segments
 from langvad.stages.windows import centre_frames, centre_frames_by_fps, window_frames
 from langvad.store import Store
 
@@ -67,6 +74,8 @@ class Runner:
         self.console = console or Console(stderr=True)
         self.usage = Usage()
         self.stage_keys: dict[str, str] = {}
+        self.segmentation: dict[str, Any] = {}
+        self.explain_failures = 0
 
     # -- models (lazy) -----------------------------------------------------------------------
     @property
@@ -173,6 +182,45 @@ class Runner:
             "score.generate", messages, generate, max_tokens=self.config.score_max_tokens
         )
 
+    def explain(
+        self,
+        segment: Segment,
+        summaries: list[tuple[float, str]],
+        captions: list[tuple[float, str]],
+    ) -> Explanation | None:
+        """One schema-constrained call; an invalid reply is retried once with the
+        validation error, then the segment stays unexplained (never a crash)."""
+        c = self.config
+        messages = explain_messages(
+            c.prompts, segment.start_time, segment.end_time, summaries, captions
+        )
+        schema = explanation_schema()
+
+        def ask(msgs: list[Message]) -> str:
+            return self._llm_call(
+                "explain",
+                msgs,
+                lambda: (
+                    self.llm.chat(
+                        msgs, max_tokens=c.explain_max_tokens, slot=SLOT_SUMMARY, json_schema=schema
+                    ).text
+                ),
+                max_tokens=c.explain_max_tokens,
+                schema=schema,
+            )
+
+        reply = ask(messages)
+        draft, error = parse_explanation(reply)
+        if draft is None:
+            reply2 = ask(retry_messages(messages, reply, error))
+            draft, error = parse_explanation(reply2)
+        if draft is None:
+            self.explain_failures += 1
+            return None
+        return Explanation(
+            **draft.model_dump(), start_time=segment.start_time, end_time=segment.end_time
+        )
+
     def _cached_stage(self, name: str, parts: dict[str, Any], compute: Callable[[], Any]) -> Any:
         """A whole stage's output under a key of its inputs; computed (call by call, each
         call cached) only when absent."""
@@ -206,15 +254,23 @@ class Runner:
             transient=False,
         )
 
+    def centres(self, source: Source) -> list[int]:
+        """The centre frames of a source under this config (by stride or by fps)."""
+        c = self.config
+        if c.centre_fps:
+            return centre_frames_by_fps(list(source.timestamps), c.centre_fps)
+        return centre_frames(source.n_frames, c.stride)
+
+    def frame_embeddings(self, source: Source, frames: Sequence[int]) -> np.ndarray:
+        """E_I of the given frames (no images: the text embedding of each frame's caption)."""
+        raw = self._captions(source, sorted(set(frames)))
+        return self.embed([raw[f] for f in frames])
+
     def run(self, source: Source) -> Result:
         c = self.config
         t_start = time.perf_counter()
         ts = list(source.timestamps)
-        centres = (
-            centre_frames_by_fps(ts, c.centre_fps)
-            if c.centre_fps
-            else centre_frames(source.n_frames, c.stride)
-        )
+        centres = self.centres(source)
         windows = [window_frames(ts[f], ts, c.window_seconds, c.window_frames) for f in centres]
         # frames that need a caption: the windows' samples (+ the centres when each centre's
         # own caption is scored directly, the no-summary ablation)
@@ -324,24 +380,49 @@ class Runner:
             refined = np.asarray(self._cached_stage("refine", parts, refine))
         # 6. every frame + segments ----------------------------------------------------
         frame_scores = centre_to_frames(centres, refined, source.n_frames, c.frame_mapping)
-        spans = threshold_segments(frame_scores, ts, c.threshold, c.min_segment_seconds)
+        if c.segmentation == "auto":
+            thr = auto_threshold(refined, hysteresis=c.hysteresis)
+            spans = hysteresis_segments(frame_scores, ts, thr.high, thr.low, c.min_segment_seconds)
+            self.segmentation = {"mode": "auto", "high": thr.high, "low": thr.low, "how": thr.how}
+        else:
+            spans = threshold_segments(frame_scores, ts, c.threshold, c.min_segment_seconds)
+            self.segmentation = {"mode": "threshold", "high": c.threshold, "low": c.threshold}
         frame_dt = 1.0 / source.fps if source.fps > 0 else 0.0
-        segments = [
-            Segment(
-                start_frame=s.start,
-                end_frame=s.end,
-                start_time=round(ts[s.start], 4),
-                end_time=round(ts[s.end] + frame_dt, 4),
-                peak_score=float(frame_scores[s.start : s.end + 1].max()),
-                mean_score=float(frame_scores[s.start : s.end + 1].mean()),
-                summaries=list(
-                    dict.fromkeys(
-                        summaries[j] for j, f in enumerate(centres) if s.start <= f <= s.end
-                    )
-                ),
+        segments = []
+        for s in spans:
+            inside = [j for j, f in enumerate(centres) if s.start <= f <= s.end]
+            peak = max(inside, key=lambda j: (refined[j], -j)) if inside else None
+            keys = sorted({s.start, s.end, *([centres[peak]] if peak is not None else [])})
+            segments.append(
+                Segment(
+                    start_frame=s.start,
+                    end_frame=s.end,
+                    start_time=round(ts[s.start], 4),
+                    end_time=round(ts[s.end] + frame_dt, 4),
+                    peak_score=float(frame_scores[s.start : s.end + 1].max()),
+                    mean_score=float(frame_scores[s.start : s.end + 1].mean()),
+                    summaries=list(dict.fromkeys(summaries[j] for j in inside)),
+                    key_frames=keys,
+                )
             )
-            for s in spans
-        ]
+        # 7. explanations --------------------------------------------------------------
+        if c.explain and segments:
+            with self._stage("explain"), self._bar() as bar:
+                task = bar.add_task("explanations", total=len(segments))
+                for seg in segments:
+                    inside = [
+                        j for j, f in enumerate(centres) if seg.start_frame <= f <= seg.end_frame
+                    ]
+                    frames = sorted(
+                        {i for j in inside for i in windows[j]}
+                        | {f for f in cleaned if seg.start_frame <= f <= seg.end_frame}
+                    )
+                    seg.explanation = self.explain(
+                        seg,
+                        [(ts[centres[j]], summaries[j]) for j in inside] if c.summarize else [],
+                        [(ts[f], cleaned[f]) for f in frames if f in cleaned],
+                    )
+                    bar.advance(task)
         wins = [
             Window(
                 centre_frame=f,
@@ -412,6 +493,8 @@ class Runner:
             "prompts": c.prompts.model_dump(),
             "fallbacks": [NO_IMAGE_FALLBACK],  # no image/video encoder is wired in yet
             "stage_keys": self.stage_keys,
+            "segmentation": self.segmentation,
+            "unexplained_segments": self.explain_failures,
             "usage": u,
             "cache": str(Path(self.store.path)),
         }

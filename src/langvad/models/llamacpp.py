@@ -114,7 +114,15 @@ class LlamaCppLLM:
         return reply
 
     # -- protocol --------------------------------------------------------------------------
-    def chat(self, messages: Sequence[Message], *, max_tokens: int, slot: int = 0) -> ChatReply:
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        slot: int = 0,
+        json_schema: dict[str, Any] | None = None,
+    ) -> ChatReply:
+        """Greedy reply; ``json_schema`` constrains it to that JSON schema (a grammar)."""
         # The whole prompt is evaluated afresh (no reuse of another prompt's prefix): llama.cpp
         # output depends slightly on how a prompt is split into batches, and reuse would make
         # a reply depend on the previous request. Fresh evaluation keeps runs reproducible.
@@ -127,6 +135,8 @@ class LlamaCppLLM:
             "cache_prompt": self.prefix_cache,
             "id_slot": slot,
         }
+        if json_schema is not None:
+            body["json_schema"] = json_schema
         r = self._request(body)
         return _reply(r, r["choices"][0]["message"].get("content") or "")
 

@@ -85,9 +85,27 @@ class OpenAICompatLLM:
             self.stats["cached_tokens"] += getattr(details, "cached_tokens", 0) or 0
         return r
 
-    def chat(self, messages: Sequence[Message], *, max_tokens: int, slot: int = 0) -> ChatReply:
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        slot: int = 0,
+        json_schema: dict[str, Any] | None = None,
+    ) -> ChatReply:
+        """Greedy reply; ``json_schema`` is sent as an OpenAI ``response_format``."""
+        extra: dict[str, Any] = {}
+        if json_schema is not None:
+            extra["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "reply", "schema": json_schema, "strict": True},
+            }
         r = self._create(
-            messages=list(messages), max_tokens=max_tokens, temperature=0.0, seed=self.seed
+            messages=list(messages),
+            max_tokens=max_tokens,
+            temperature=0.0,
+            seed=self.seed,
+            **extra,
         )
         u = r.usage
         return ChatReply(

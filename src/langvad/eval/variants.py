@@ -1,0 +1,142 @@
+"""The paper's baselines and ablations as named variants of one base configuration."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from langvad.config import CONTEXT_UCF, CONTEXT_XD, Config
+from langvad.errors import InputError
+
+CONTEXT_PLAIN = (
+    "How would you rate the scene described on a scale from 0 to 1, with 0 representing a "
+    "standard scene and 1 denoting a scene with suspicious activities?"
+)
+CONTEXT_BOTH = (
+    "If you were a law enforcement agency, how would you rate the scene described on a scale "
+    "from 0 to 1, with 0 representing a standard scene and 1 denoting a scene with suspicious "
+    "or potentially criminal activities?"
+)
+
+Kind = Literal["pipeline", "zero_shot", "video_normality"]
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    group: str
+    description: str
+    kind: Kind = "pipeline"
+    overrides: Mapping[str, Any] = field(default_factory=dict)  # Config fields
+    prompts: Mapping[str, str] = field(default_factory=dict)  # Prompts fields
+
+    def config(self, base: Config) -> Config:
+        update: dict[str, Any] = dict(self.overrides)
+        if self.prompts:
+            update["prompts"] = base.prompts.model_copy(update=dict(self.prompts))
+        return base.model_copy(update=update)
+
+
+def _v(name: str, group: str, description: str, **kw: Any) -> Variant:
+    return Variant(name, group, description, **kw)
+
+
+VARIANTS: dict[str, Variant] = {
+    v.name: v
+    for v in [
+        _v("full", "main", "full LAVAD pipeline"),
+        _v(
+            "per-frame",
+            "baseline",
+            "LLM score of each centre frame's raw caption (Sec. 3.2 / LLaVA-style baseline)",
+            overrides={"clean": False, "summarize": False, "refine": False},
+        ),
+        _v(
+            "zero-shot",
+            "baseline",
+            "softmax over frame-embedding similarity to 'a standard scene' vs 'a scene with "
+            "suspicious or potentially criminal activities' (no LLM)",
+            kind="zero_shot",
+        ),
+        _v(
+            "video-normality",
+            "baseline",
+            "1 − mean similarity of a window's summary to its K nearest other summaries of the "
+            "same video (no score call)",
+            kind="video_normality",
+        ),
+        _v("no-clean", "ablation", "without caption cleaning", overrides={"clean": False}),
+        _v("no-summary", "ablation", "without the LLM summary", overrides={"summarize": False}),
+        _v("no-refine", "ablation", "without refinement", overrides={"refine": False}),
+        _v("no-scene", "context", "without the preset's scene context", prompts={"scene": ""}),
+        _v("ctx-plain", "context", "context prompt: plain", prompts={"context": CONTEXT_PLAIN}),
+        _v(
+            "ctx-prior",
+            "context",
+            "context prompt: + anomaly prior",
+            prompts={"context": CONTEXT_XD},
+        ),
+        _v(
+            "ctx-impersonation",
+            "context",
+            "context prompt: + impersonation",
+            prompts={"context": CONTEXT_UCF},
+        ),
+        _v("ctx-both", "context", "context prompt: both", prompts={"context": CONTEXT_BOTH}),
+        *[
+            _v(f"k{k}", "k-sweep", f"refinement with K = {k}", overrides={"refine_k": k})
+            for k in (1, 3, 5, 7, 10, 15)
+        ],
+        _v("T2.5-N10", "window", "window T = 2.5 s, N = 10", overrides={"window_seconds": 2.5}),
+        _v(
+            "T5-N5",
+            "window",
+            "window T = 5 s, N = 5",
+            overrides={"window_seconds": 5.0, "window_frames": 5},
+        ),
+        _v("T10-N20", "window", "window T = 10 s, N = 20", overrides={"window_frames": 20}),
+    ]
+}
+
+GROUPS: dict[str, list[str]] = {
+    "standard": [
+        "full",
+        "per-frame",
+        "zero-shot",
+        "video-normality",
+        "no-clean",
+        "no-summary",
+        "no-refine",
+        "no-scene",
+        "k1",
+        "k5",
+        "k15",
+    ],
+    "ablations": ["full", "no-clean", "no-summary", "no-refine"],
+    "baselines": ["full", "per-frame", "zero-shot", "video-normality"],
+    "context": ["full", "no-scene", "ctx-plain", "ctx-prior", "ctx-impersonation", "ctx-both"],
+    "k-sweep": ["full"] + [n for n, v in VARIANTS.items() if v.group == "k-sweep"],
+    "window": ["full", "T2.5-N10", "T5-N5", "T10-N20"],
+    "all": list(VARIANTS),
+}
+
+
+def select_variants(spec: str | None) -> list[Variant]:
+    """Comma-separated variant and group names (default: the ``standard`` group), in order,
+    without duplicates."""
+    names: list[str] = []
+    for part in (spec or "standard").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if part in GROUPS:
+            names += GROUPS[part]
+        elif part in VARIANTS:
+            names.append(part)
+        else:
+            raise InputError(
+                f"unknown variant {part!r}",
+                hint=f"choose from groups {', '.join(GROUPS)} or variants {', '.join(VARIANTS)}",
+            )
+    return [VARIANTS[n] for n in dict.fromkeys(names)]

@@ -1,0 +1,92 @@
+"""Segment explanations: one schema-constrained LLM call per anomalous segment."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from langvad.config import Prompts
+from langvad.models.base import Message
+
+EXPLAIN_PROMPT = (
+    "You review surveillance footage. Below are time-stamped descriptions of a video segment "
+    "that an anomaly detector flagged. Say what happened and why it is (or may be) anomalous. "
+    "Reply with a JSON object with the fields: title (a specific headline of at most 8 words naming who did what, e.g. 'Two men fight near the entrance'), what_happened (one or "
+    "two sentences), why_anomalous (one sentence), category (a short open-vocabulary label "
+    "such as 'fighting', 'vehicle on walkway', 'normal activity'), confidence (a number from "
+    "0 to 1 that the segment shows a real anomaly)."
+)
+
+
+class ExplanationDraft(BaseModel):
+    """The fields the LLM writes (the segment's times are added by the pipeline)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=120)
+    what_happened: str = Field(min_length=1)
+    why_anomalous: str = Field(min_length=1)
+    category: str = Field(min_length=1, max_length=60)
+    confidence: float = Field(ge=0, le=1)
+
+
+def explanation_schema() -> dict[str, Any]:
+    """JSON schema of the reply (drives llama.cpp's grammar / OpenAI's response_format)."""
+    schema = ExplanationDraft.model_json_schema()
+    schema.pop("title", None)
+    return schema
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(max(0.0, seconds), 60)
+    return f"{int(m):02d}:{s:04.1f}"
+
+
+def explain_messages(
+    prompts: Prompts,
+    start_time: float,
+    end_time: float,
+    summaries: Sequence[tuple[float, str]],
+    captions: Sequence[tuple[float, str]],
+    max_captions: int = 12,
+) -> list[Message]:
+    """The segment's window summaries and (a time-ordered, evenly thinned selection of) its
+    frame captions, with the scene context when the run has one."""
+    scene = f"Context: {prompts.scene}\n" if prompts.scene else ""
+    if len(captions) > max_captions:
+        step = len(captions) / max_captions
+        captions = [captions[int(i * step)] for i in range(max_captions)]
+    lines = [f"Segment {_clock(start_time)}–{_clock(end_time)}."]
+    if summaries:
+        lines.append("Summaries of the time windows:")
+        lines += [f"[{_clock(t)}] {s.strip()}" for t, s in summaries]
+    if captions:
+        lines.append("Frame descriptions:")
+        lines += [f"[{_clock(t)}] {c.strip()}" for t, c in captions]
+    body = "\n".join(lines)
+    return [{"role": "user", "content": f"{scene}{EXPLAIN_PROMPT}\n\n{body}"}]
+
+
+def retry_messages(messages: list[Message], reply: str, error: str) -> list[Message]:
+    """The one retry: show the model its invalid reply and the validation error."""
+    return [
+        *messages,
+        {"role": "assistant", "content": reply},
+        {
+            "role": "user",
+            "content": f"That reply is not valid ({error}). Reply again with only the JSON "
+            "object with the five fields.",
+        },
+    ]
+
+
+def parse_explanation(text: str) -> tuple[ExplanationDraft | None, str]:
+    """Validate a reply against the schema: (draft, "") or (None, the validation error)."""
+    try:
+        return ExplanationDraft.model_validate_json(text.strip()), ""
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ())) or "reply"
+        return None, f"{where}: {first.get('msg', 'invalid')}"
