@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from langvad.config import Config, Prompts
-from langvad.eval.variants import GROUPS, VARIANTS, select_variants
 from langvad.errors import InputError
+from langvad.eval.variants import GROUPS, VARIANTS, select_variants
 from langvad.stages.baselines import video_normality_scores, zero_shot_scores
 from langvad.stages.explain import (
     ExplanationDraft,
