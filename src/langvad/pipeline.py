@@ -45,10 +45,12 @@ from langvad.stages.score import (
 from langvad.stages.segments import auto_threshold, hysteresis_segments
 from langvad.stages.windows import centre_frames, centre_frames_by_fps, window_frames
 from langvad.store import Store
+from langvad.video import read_frames
+from langvad.vision.base import Captioner, VisionEncoder
 
 NO_IMAGE_FALLBACK = (
-    "no images: each frame's image embedding is the text embedding of its own caption, and "
-    "each window's clip embedding is the mean of its captions' embeddings"
+    "no image/video encoder: each frame's image embedding is the text embedding of its own "
+    "caption, and each window's clip embedding is the mean of its captions' embeddings"
 )
 
 
@@ -63,6 +65,7 @@ class Runner:
         store: Store | None = None,
         llm: LlamaCppLLM | OpenAICompatLLM | None = None,
         encoder: TextEncoder | None = None,
+        captioner: Captioner | None = None,
         progress: bool = True,
         console: Console | None = None,
     ) -> None:
@@ -70,6 +73,8 @@ class Runner:
         self.store = store or Store(cache_dir() / "artefacts.sqlite")
         self._llm = llm
         self._encoder = encoder
+        self._captioner: Captioner | None = captioner
+        self._vision: VisionEncoder | None = None
         self.progress = progress
         self.console = console or Console(stderr=True)
         self.usage = Usage()
@@ -98,8 +103,24 @@ class Runner:
         return self._encoder
 
     # -- cached model calls ----------------------------------------------------------------
-    def embed(self, texts: Sequence[str]) -> np.ndarray:
-        enc = self.encoder
+    @property
+    def captioner(self) -> Captioner:
+        if self._captioner is None:
+            from langvad.vision.registry import load_captioner
+
+            self._captioner = load_captioner(self.config.captioner)
+        return self._captioner
+
+    @property
+    def vision_encoder(self) -> VisionEncoder | None:
+        if self._vision is None and self.config.vision_encoder:
+            from langvad.vision.registry import load_vision_encoder
+
+            self._vision = load_vision_encoder(self.config.vision_encoder)
+        return self._vision
+
+    def embed(self, texts: Sequence[str], encoder: Any = None) -> np.ndarray:
+        enc = encoder or self.encoder
         keys = [stable_hash({"embed": enc.identity, "text": t}) for t in texts]
         found = self.store.get_vectors(set(keys))
         missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in found}.items())
@@ -280,14 +301,19 @@ class Runner:
         # 1. captions ------------------------------------------------------------------
         with self._stage("caption"):
             raw = self._captions(source, needed)
-            caps_id = source.captions.fingerprint if source.captions else None
+            caps_id = source.captions.fingerprint if source.captions else self.captioner.identity
             k_cap = stable_hash({"src": source.fingerprint, "captions": caps_id, "frames": needed})
         # 2. cleaning ------------------------------------------------------------------
         with self._stage("clean"):
             pool = sorted(set(raw.values()))
-            pool_emb = self.embed(pool)
-            pool_index = {t: i for i, t in enumerate(pool)}
-            image_emb = {f: pool_emb[pool_index[raw[f]]] for f in needed}  # no-image fallback
+            vis = self.vision_encoder if source.video is not None else None
+            pool_emb = self.embed(pool, vis)
+            if vis is not None and source.video is not None:
+                image_emb = self._image_embeddings(source, needed)
+            else:  # no images (or no image encoder): the caption's own text embedding
+                pool_index = {t: i for i, t in enumerate(pool)}
+                image_emb = {f: pool_emb[pool_index[raw[f]]] for f in needed}
+            space = vis.identity if vis is not None else self.encoder.identity
 
             def clean() -> list[str]:
                 if not c.clean:
@@ -295,7 +321,7 @@ class Runner:
                 best = clean_captions(np.stack([image_emb[f] for f in needed]), pool_emb)
                 return [pool[int(b)] for b in best]
 
-            parts = {"captions": k_cap, "encoder": self.encoder.identity, "on": c.clean}
+            parts = {"captions": k_cap, "encoder": space, "on": c.clean}
             cleaned = dict(zip(needed, self._cached_stage("clean", parts, clean), strict=True))
         # 3. summaries -----------------------------------------------------------------
         with self._stage("summarize"), self._bar() as bar:
@@ -362,17 +388,20 @@ class Runner:
             def refine() -> list[float]:
                 if not c.refine:
                     return filled.tolist()
-                clip_emb = l2_normalise(
-                    np.stack([np.mean([image_emb[i] for i in w], axis=0) for w in windows])
-                )
+                if vis is not None and source.video is not None:
+                    clip_emb = self._clip_embeddings(source, windows)
+                else:
+                    clip_emb = l2_normalise(
+                        np.stack([np.mean([image_emb[i] for i in w], axis=0) for w in windows])
+                    )
                 r = refine_scores(
-                    filled, clip_emb, self.embed(summaries), c.refine_k, c.refine_temperature
+                    filled, clip_emb, self.embed(summaries, vis), c.refine_k, c.refine_temperature
                 )
                 return r.tolist()
 
             parts = {
                 "scores": self.stage_keys["score"],
-                "encoder": self.encoder.identity,
+                "encoder": space,
                 "on": c.refine,
                 "k": c.refine_k,
                 "temperature": c.refine_temperature,
@@ -453,11 +482,9 @@ class Runner:
 
     def _captions(self, source: Source, needed: list[int]) -> dict[int, str]:
         if source.captions is None:
-            raise InputError(
-                f"no captions for {source.name}",
-                hint="pass --captions FILE (one caption per frame); built-in vision "
-                "captioners are not available in this version",
-            )
+            if source.video is None:
+                raise InputError(f"no captions and no images for {source.name}")
+            return self._caption_frames(source, needed)
         per_frame = source.captions.per_frame
         missing = [f for f in needed if f >= len(per_frame) or per_frame[f] is None]
         if missing:
@@ -467,6 +494,81 @@ class Runner:
                 hint="give one caption per frame, frame 0 first",
             )
         return {f: str(per_frame[f]) for f in needed}
+
+    def _frame_key(self, kind: str, identity: str, source: Source, frame: int) -> str:
+        return stable_hash({kind: identity, "src": source.fingerprint, "frame": frame})
+
+    def _caption_frames(self, source: Source, needed: list[int]) -> dict[int, str]:
+        """Caption each needed frame once with the captioner; every caption is committed to
+        the cache as soon as its batch is done (a killed run keeps them)."""
+        assert source.video is not None
+        c = self.config
+        cap = self.captioner
+        keys = {f: self._frame_key("caption", cap.identity, source, f) for f in needed}
+        out: dict[int, str] = {}
+        todo = []
+        for f in needed:
+            hit = self.store.get_call(keys[f])
+            if hit is None:
+                todo.append(f)
+            else:
+                out[f] = hit
+        if not todo:
+            return out
+        with self._bar() as bar:
+            task = bar.add_task("captions", total=len(todo))
+            batch: list[tuple[int, np.ndarray]] = []
+
+            def flush() -> None:
+                t0 = time.perf_counter()
+                texts = cap.caption([im for _, im in batch])
+                self.usage.captioner_seconds += time.perf_counter() - t0
+                self.usage.captioner_calls += len(batch)
+                for (f, _), text in zip(batch, texts, strict=True):
+                    out[f] = text
+                    self.store.put_call(keys[f], "caption", text)
+                bar.advance(task, len(batch))
+                batch.clear()
+
+            for f, _t, rgb in read_frames(source.video, todo, max_side=c.caption_max_side):
+                batch.append((f, rgb))
+                if len(batch) >= c.caption_batch:
+                    flush()
+            if batch:
+                flush()
+        return out
+
+    def _image_embeddings(self, source: Source, frames: list[int]) -> dict[int, np.ndarray]:
+        vis = self.vision_encoder
+        assert vis is not None and source.video is not None
+        keys = {f: self._frame_key("image", vis.identity, source, f) for f in frames}
+        found = self.store.get_vectors(set(keys.values()))
+        todo = [f for f in frames if keys[f] not in found]
+        if todo:
+            ims = [rgb for _, _, rgb in read_frames(source.video, todo)]
+            vecs = vis.embed_images(ims)
+            new = {keys[f]: v for f, v in zip(todo, vecs, strict=True)}
+            self.store.put_vectors("image", new)
+            found.update(new)
+        return {f: found[keys[f]] for f in frames}
+
+    def _clip_embeddings(self, source: Source, windows: list[list[int]]) -> np.ndarray:
+        vis = self.vision_encoder
+        assert vis is not None and source.video is not None
+        keys = [
+            stable_hash({"clip": vis.identity, "src": source.fingerprint, "frames": w})
+            for w in windows
+        ]
+        found = self.store.get_vectors(set(keys))
+        todo = [(k, w) for k, w in zip(keys, windows, strict=True) if k not in found]
+        if todo:
+            frames = sorted({f for _, w in todo for f in w})
+            rgb = {f: im for f, _, im in read_frames(source.video, frames)}
+            vecs = vis.embed_clips([[rgb[f] for f in w] for _, w in todo])
+            new = {k: v for (k, _), v in zip(todo, vecs, strict=True)}
+            self.store.put_vectors("clip", new)
+            found.update(new)
+        return np.stack([found[k] for k in keys])
 
     def _provenance(self, source: Source, wall: float, captioned: list[int]) -> dict[str, Any]:
         c = self.config
@@ -479,7 +581,16 @@ class Runner:
         if minutes > 0:
             u["llm_calls_per_video_minute"] = round(self.usage.llm_calls / minutes, 2)
             u["real_time_factor"] = round(minutes * 60 / wall, 3) if wall > 0 else None
-        models: dict[str, Any] = {"encoder": self.encoder.identity, "captioner": "captions file"}
+        vis = self._vision if source.video is not None else None
+        models: dict[str, Any] = {
+            "encoder": self.encoder.identity,
+            "vision_encoder": vis.identity if vis is not None else None,
+            "captioner": (
+                f"captions file {source.captions.path}"
+                if source.captions
+                else (self._captioner.identity if self._captioner else c.captioner)
+            ),
+        }
         models["llm"] = self._llm.identity if self._llm is not None else c.llm
         return {
             "langvad_version": version("langvad"),
@@ -491,7 +602,7 @@ class Runner:
             "config_hash": c.config_hash(),
             "models": models,
             "prompts": c.prompts.model_dump(),
-            "fallbacks": [NO_IMAGE_FALLBACK],  # no image/video encoder is wired in yet
+            "fallbacks": [] if vis is not None else [NO_IMAGE_FALLBACK],
             "stage_keys": self.stage_keys,
             "segmentation": self.segmentation,
             "unexplained_segments": self.explain_failures,

@@ -24,6 +24,8 @@ class Usage:
     embed_calls: int = 0
     embed_texts: int = 0
     cache_hits: int = 0
+    captioner_calls: int = 0  # frames sent to the captioner
+    captioner_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
