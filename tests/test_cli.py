@@ -42,10 +42,10 @@ def test_corrupt_video_is_a_clear_error(tmp_path):
     assert "corrupt.mp4" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_video_without_captions_says_what_to_do(tmp_path):
+def test_unknown_captioner_is_a_clear_error(tmp_path):
     clip = need_shared(CLIPS / "Fighting033_x264_570_841.mp4")
-    r = langvad("detect", str(clip), "--quiet", cache=tmp_path)
-    assert r.returncode == 2 and "--captions" in r.stderr
+    r = langvad("detect", str(clip), "--captioner", "nosuch", "--quiet", cache=tmp_path)
+    assert r.returncode == 2 and "nosuch" in r.stderr and "Traceback" not in r.stderr
 
 
 def _need_default_llm():
@@ -84,6 +84,12 @@ def test_detect_real_clip_with_captions_file(tmp_path):
     # a fight on CCTV: rated above the midpoint on average, and the fight forms a segment
     assert sum(w["score"] for w in res["windows"]) / len(res["windows"]) > 0.5
     assert res["segments"] and res["segments"][0]["summaries"]
+    # threshold-free segments come explained, and the report is written beside the result
+    assert res["provenance"]["segmentation"]["mode"] == "auto"
+    assert any(s["explanation"] for s in res["segments"])
+    html = (out / "report.html").read_text()
+    assert "<video" in html and "captions.vtt" in html
+    assert (out / "events.jsonl").read_text().strip()
     # the same command again: everything from the cache, identical scores
     r2 = langvad(*args, cache=tmp_path / "cache")
     assert r2.returncode == 0 and "LLM calls 0" in r2.stdout.replace("\n", " ")
@@ -113,3 +119,33 @@ def test_detect_ped2_text_bench_video(tmp_path):
     assert "auc" in res["metrics"] and 0.0 <= res["metrics"]["auc"] <= 1.0
     assert res["provenance"]["usage"]["llm_calls"] > 0
     assert "frame AUC" in r.stdout
+
+
+@pytest.mark.slow
+def test_detect_real_clip_with_offline_describer(tmp_path):
+    """The default path with no captions: the offline scene describer captions the frames
+    the windows sample, the 1.5B LLM scores and explains, report.html is written."""
+    _need_default_llm()
+    pytest.importorskip("mediapipe", reason="run scripts/setup_vision.sh")
+    clip = need_shared(CLIPS / "Fighting033_x264_570_841.mp4")
+    out = tmp_path / "out"
+    r = langvad(
+        "detect",
+        str(clip),
+        "--window-seconds",
+        "4",
+        "--window-frames",
+        "4",
+        "--out",
+        str(out),
+        cache=tmp_path / "cache",
+    )
+    assert r.returncode == 0, r.stderr
+    res = json.loads((out / "result.json").read_text())
+    prov = res["provenance"]
+    assert prov["models"]["captioner"].startswith("describer")
+    assert prov["usage"]["captioner_calls"] > 0
+    # the describer sees the man on the ground in the fight
+    captions = " ".join(c for w in res["windows"] for c in w["captions"])
+    assert "lying" in captions
+    assert res["segments"] and (out / "report.html").exists()

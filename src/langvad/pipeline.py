@@ -230,11 +230,19 @@ class Runner:
                 schema=schema,
             )
 
-        reply = ask(messages)
-        draft, error = parse_explanation(reply)
-        if draft is None:
-            reply2 = ask(retry_messages(messages, reply, error))
-            draft, error = parse_explanation(reply2)
+        try:
+            reply = ask(messages)
+            draft, error = parse_explanation(reply)
+            if draft is None:
+                reply2 = ask(retry_messages(messages, reply, error))
+                draft, error = parse_explanation(reply2)
+        except LLMError as e:
+            # an explanation is an extra: a model that cannot answer (e.g. the prompt does
+            # not fit its context) leaves the segment unexplained instead of losing the run
+            self.console.print(
+                f"[yellow]warning:[/] segment {segment.start_time:.1f}s left unexplained: {e}"
+            )
+            draft = None
         if draft is None:
             self.explain_failures += 1
             return None

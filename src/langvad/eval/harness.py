@@ -14,7 +14,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from langvad.config import Config
 from langvad.errors import InputError
 from langvad.eval.datasets import EvalItem
-from langvad.eval.metrics import evaluate
+from langvad.eval.metrics import evaluate, segment_metrics
 from langvad.eval.variants import Variant
 from langvad.models.base import TextEncoder
 from langvad.pipeline import Runner
@@ -47,6 +47,7 @@ class VariantRun:
             "group": self.variant.group,
             "description": self.variant.description,
             **{k: round(v, 4) for k, v in self.metrics.items()},
+            "segments": {k: [list(s) for s in v] for k, v in self.segments.items()},
             "llm_calls": self.llm_calls,
             "llm_calls_per_video_minute": round(per_min, 2),
             "cache_hits": self.cache_hits,
@@ -181,5 +182,9 @@ def run_eval(
             vr.metrics = evaluate(
                 [vr.scores[i.name] for i in items], [i.labels for i in items], base.threshold
             )
+            if vr.segments:  # pipeline variants: their threshold-free segments, IoU >= 0.1
+                vr.metrics |= segment_metrics(
+                    [vr.segments[i.name] for i in items], [i.labels for i in items]
+                )
             runs.append(vr)
     return EvalRun(dataset, list(items), base, runs, time.perf_counter() - t0)

@@ -1,8 +1,10 @@
-"""Per-frame 0/1 labels from a file."""
+"""Per-frame 0/1 labels: from a file, from anomalous segments, and back to segments."""
 
 from __future__ import annotations
 
 import csv
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -35,3 +37,61 @@ def load_frame_labels(path: str | Path) -> np.ndarray:
     if len(out) == 0:
         raise InputError(f"labels file {p} holds no label", hint="one 0/1 label per frame")
     return out
+
+
+def segments_to_labels(
+    n_frames: int,
+    segments: Sequence[tuple[int, int]],
+    *,
+    where: str,
+    clip: bool = False,
+) -> np.ndarray:
+    """0/1 label per frame from anomalous segments ``(start, end)``: 0-based frame indices,
+    **both ends inclusive** (the one internal convention; loaders convert to it).
+
+    A segment that starts past the last frame, or has ``end < start`` or a negative index, is an
+    :class:`InputError` naming ``where``. A segment that ends past the last frame is an error too,
+    unless ``clip`` is set: then it is cut at the last frame with a warning (decoders and
+    annotation tools sometimes disagree on a video's last few frames)."""
+    if n_frames < 0:
+        raise ValueError(f"n_frames must be >= 0, got {n_frames}")
+    out = np.zeros(n_frames, dtype=np.int8)
+    overrun = 0
+    for start, end in segments:
+        if start < 0 or end < start:
+            raise InputError(
+                f"{where}: bad segment [{start}, {end}]",
+                hint="segments need 0 <= start <= end",
+            )
+        if start >= n_frames:
+            raise InputError(
+                f"{where}: segment [{start}, {end}] starts after the last frame "
+                f"({n_frames} frames)",
+                hint="check that the annotation belongs to this video (and its frame numbering)",
+            )
+        if end >= n_frames:
+            if not clip:
+                raise InputError(
+                    f"{where}: segment [{start}, {end}] ends after the last frame "
+                    f"({n_frames} frames)",
+                    hint="check that the annotation belongs to this video "
+                    "(and its frame numbering)",
+                )
+            overrun += end - n_frames + 1
+        out[start : min(end, n_frames - 1) + 1] = 1
+    if overrun:
+        warnings.warn(
+            f"{where}: anomalous segments end {overrun} frame(s) after the last of "
+            f"{n_frames} frames; cut at the last frame",
+            stacklevel=2,
+        )
+    return out
+
+
+def label_runs(labels: np.ndarray) -> list[tuple[int, int]]:
+    """Runs of 1s in a 0/1 label array as ``(start, end)`` frame indices, end inclusive."""
+    y = np.asarray(labels).astype(bool).astype(np.int8)
+    d = np.diff(np.concatenate(([0], y, [0])))
+    starts = np.flatnonzero(d == 1)
+    ends = np.flatnonzero(d == -1) - 1
+    return [(int(s), int(e)) for s, e in zip(starts, ends, strict=True)]

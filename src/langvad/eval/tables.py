@@ -19,6 +19,9 @@ COLUMNS = [
     ("per_video_auc", "mean per-video AUC"),
     ("anomalous_video_auc", "AUC anomalous videos"),
     ("false_alarm_rate", "false alarms, normal videos"),
+    ("segment_precision", "segment P"),
+    ("segment_recall", "segment R"),
+    ("segment_f1", "segment F1"),
 ]
 
 

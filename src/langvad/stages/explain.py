@@ -53,22 +53,39 @@ def explain_messages(
     summaries: Sequence[tuple[float, str]],
     captions: Sequence[tuple[float, str]],
     max_captions: int = 12,
+    max_summaries: int = 8,
+    max_line_chars: int = 400,
 ) -> list[Message]:
-    """The segment's window summaries and (a time-ordered, evenly thinned selection of) its
-    frame captions, with the scene context when the run has one."""
+    """The segment's window summaries and frame captions (each a time-ordered, evenly
+    thinned selection, each line clipped) with the scene context when the run has one.
+
+    The thinning bounds the prompt (about 20 lines of at most ``max_line_chars``) so a long
+    segment never overflows the model's context window."""
     scene = f"Context: {prompts.scene}\n" if prompts.scene else ""
-    if len(captions) > max_captions:
-        step = len(captions) / max_captions
-        captions = [captions[int(i * step)] for i in range(max_captions)]
+    summaries = _thin(summaries, max_summaries)
+    captions = _thin(captions, max_captions)
     lines = [f"Segment {_clock(start_time)}–{_clock(end_time)}."]
     if summaries:
         lines.append("Summaries of the time windows:")
-        lines += [f"[{_clock(t)}] {s.strip()}" for t, s in summaries]
+        lines += [f"[{_clock(t)}] {_clip(s, max_line_chars)}" for t, s in summaries]
     if captions:
         lines.append("Frame descriptions:")
-        lines += [f"[{_clock(t)}] {c.strip()}" for t, c in captions]
+        lines += [f"[{_clock(t)}] {_clip(c, max_line_chars)}" for t, c in captions]
     body = "\n".join(lines)
     return [{"role": "user", "content": f"{scene}{EXPLAIN_PROMPT}\n\n{body}"}]
+
+
+def _thin(items: Sequence[tuple[float, str]], n: int) -> list[tuple[float, str]]:
+    """At most n items, evenly spread over the sequence, in order."""
+    if len(items) <= n:
+        return list(items)
+    step = len(items) / n
+    return [items[int(i * step)] for i in range(n)]
+
+
+def _clip(text: str, n: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
 
 
 def retry_messages(messages: list[Message], reply: str, error: str) -> list[Message]:
