@@ -88,7 +88,7 @@ def test_detect_real_clip_with_captions_file(tmp_path):
     assert res["provenance"]["segmentation"]["mode"] == "auto"
     assert any(s["explanation"] for s in res["segments"])
     html = (out / "report.html").read_text()
-    assert "<video" in html and "captions.vtt" in html
+    assert "<video" in html and "<track" in html and (out / "captions.vtt").exists()
     assert (out / "events.jsonl").read_text().strip()
     # the same command again: everything from the cache, identical scores
     r2 = langvad(*args, cache=tmp_path / "cache")
@@ -143,9 +143,10 @@ def test_detect_real_clip_with_offline_describer(tmp_path):
     assert r.returncode == 0, r.stderr
     res = json.loads((out / "result.json").read_text())
     prov = res["provenance"]
-    assert prov["models"]["captioner"].startswith("describer")
+    assert prov["models"]["captioner"].startswith("scene-describer")
     assert prov["usage"]["captioner_calls"] > 0
     # the describer sees the man on the ground in the fight
     captions = " ".join(c for w in res["windows"] for c in w["captions"])
     assert "lying" in captions
-    assert res["segments"] and (out / "report.html").exists()
+    assert "ground" in " ".join(w["summary"] for w in res["windows"])
+    assert (out / "report.html").exists() and (out / "captions.vtt").exists()

@@ -91,6 +91,25 @@ def test_config_presets_hash_and_file(tmp_path: Path):
     assert "potentially criminal" in c.prompts.context
 
 
+def test_speed_profiles():
+    """fast (default): a window every 4 s on a 1 s frame grid; lavad: every 16th frame."""
+    from langvad.stages.windows import centre_frames_by_fps, window_frames
+
+    fast, lavad = preset_config("ucf"), preset_config("ucf", "lavad")
+    assert fast.profile == "fast" and fast.centre_fps == 0.25 and fast.stride == 16
+    assert lavad.profile == "lavad" and lavad.centre_fps is None and lavad.stride == 16
+    assert (lavad.window_seconds, lavad.window_frames, lavad.refine_k) == (10.0, 10, 10)
+    # an explicit stride means stride sampling, whatever the profile
+    assert preset_config("ucf", stride=8).centre_fps is None
+    with pytest.raises(InputError, match="unknown speed profile"):
+        preset_config("ucf", "turbo")
+    # one video-minute at 30 fps: 15 windows (30 LLM calls), <= 60 distinct frames to caption
+    ts = [i / 30 for i in range(1800)]
+    centres = centre_frames_by_fps(ts, fast.centre_fps)
+    frames = {f for c in centres for f in window_frames(ts[c], ts, 10.0, 10)}
+    assert len(centres) == 15 and len(frames) <= 60
+
+
 def test_store_roundtrip(tmp_path: Path):
     import numpy as np
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from langvad.config import Config
+from langvad.config import Config, preset_config
 from langvad.errors import InputError
 from langvad.eval.labels import load_frame_labels
 from langvad.eval.metrics import frame_metrics
@@ -28,7 +28,7 @@ def detect(
     """Run LAVAD on a video (with ``captions``) or on a captions file alone.
 
     ``labels`` (one 0/1 per frame) adds frame AUC/AP to ``result.metrics``."""
-    config = config or Config()
+    config = config or preset_config("ucf")
     source = open_source(path, captions, fps or config.caption_fps)
     runner = runner or Runner(config, store=store, progress=progress)
     result = runner.run(source)

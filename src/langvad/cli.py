@@ -45,6 +45,13 @@ def detect(
     preset: Annotated[
         str, typer.Option(help="prompt preset: ucf, xd, ped2, avenue, shanghaitech, ubnormal")
     ] = "ucf",
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            help="speed profile: fast (default: a window every 4 s, frames on a 1 s grid) or "
+            "lavad (the paper's: a window every 16th frame)"
+        ),
+    ] = None,
     config: Annotated[Path | None, typer.Option(help="JSON config file")] = None,
     out_dir: Annotated[Path, typer.Option("--out", help="output folder")] = Path("runs/latest"),
     llm: Annotated[
@@ -132,9 +139,9 @@ def detect(
         overrides["segmentation"] = "threshold"
     try:
         cfg = (
-            load_config(config, preset=preset, **overrides)
+            load_config(config, preset=preset, profile=profile, **overrides)
             if config
-            else preset_config(preset, **overrides)
+            else preset_config(preset, profile, **overrides)
         )
         if context is not None:
             cfg = cfg.model_copy(
@@ -201,6 +208,9 @@ def eval_(
         ),
     ] = None,
     limit: Annotated[int | None, typer.Option(help="only the first N videos")] = None,
+    profile: Annotated[
+        str | None, typer.Option(help="speed profile: fast (default) or lavad (the paper's)")
+    ] = None,
     preset: Annotated[
         str | None, typer.Option(help="prompt preset (default: the dataset's own)")
     ] = None,
@@ -227,7 +237,11 @@ def eval_(
         chosen = select_variants(variants)
         name = preset or (dataset if dataset in PRESET_PROMPTS else "ucf")
         over: dict[str, Any] = {"llm": llm, "threshold": threshold}
-        base = load_config(config, preset=name, **over) if config else preset_config(name, **over)
+        base = (
+            load_config(config, preset=name, profile=profile, **over)
+            if config
+            else preset_config(name, profile, **over)
+        )
         items = load_dataset(root, dataset, limit=limit)
         run = run_eval(
             dataset,

@@ -40,7 +40,9 @@ class DescriberOptions:
     pose: bool = True
     tags: bool = True
     ocr: bool = True
-    ocr_every: int = 5  # OCR frames 0, k, 2k, ... of each batch; the others reuse the last read
+    # 1: every frame is read, so a frame's sentence depends on that frame alone (cache-safe);
+    # k > 1 reads frames 0, k, 2k, ... of each batch and reuses the last read in between
+    ocr_every: int = 1
     max_side: int = 640  # frames are downscaled to this longest side first
     person_threshold: float = 0.30
     vehicle_threshold: float = 0.35
