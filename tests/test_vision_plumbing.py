@@ -535,3 +535,43 @@ def test_plumbing_spec_parsing() -> None:
         split_spec("hf:x?batch_size")
     with pytest.raises(InputError, match="unknown captioner"):
         load_captioner("whisper:tiny")
+
+
+# ---- the runner with transformers backends ---------------------------------------------------
+
+
+def test_plumbing_runner_with_hf_captioner_and_clip_encoder(
+    tiny: Any, smollm: Any, encoder: Any, tmp_path: Path
+) -> None:
+    """The whole pipeline on a real clip with a (tiny, random) BLIP captioner and CLIP
+    encoder: frames are captioned, cleaning and refinement use image/clip embeddings (no text
+    fallback), and a second run takes captions and embeddings from the cache."""
+    from langvad.config import Config
+    from langvad.pipeline import Runner
+    from langvad.source import open_source
+    from langvad.store import Store
+
+    if not VIDEO.exists():
+        pytest.skip(f"shared data {VIDEO} is missing")
+    cfg = Config(
+        llm="smollm2-135m-instruct",
+        captioner=f"hf:{tiny('blip')}",
+        vision_encoder=f"hf-clip:{tiny('clip')}",
+        stride=60,
+        window_seconds=2.0,
+        window_frames=3,
+        summary_max_tokens=16,
+        explain=False,
+    )
+    store = Store(tmp_path / "c.sqlite")
+    src = open_source(VIDEO)
+    first = Runner(cfg, store=store, llm=smollm, encoder=encoder, progress=False).run(src)
+    prov = first.provenance
+    assert prov["models"]["vision_encoder"] and not prov["fallbacks"]
+    assert prov["usage"]["captioner_calls"] > 0
+    assert len(first.scores) == src.n_frames and all(0 <= s <= 1 for s in first.scores)
+    assert all(c.strip() for w in first.windows for c in w.captions)
+    again = Runner(cfg, store=store, llm=smollm, encoder=encoder, progress=False).run(src)
+    assert again.provenance["usage"]["captioner_calls"] == 0
+    assert again.provenance["usage"]["llm_calls"] == 0
+    assert again.scores == first.scores
