@@ -112,6 +112,11 @@ def per_min(u: dict[str, Any], key: str) -> float:
     return u[key] / (u["video_seconds"] / 60)
 
 
+def _per_frame(u: dict[str, Any]) -> str:
+    n = u.get("captioner_calls", 0)
+    return f"{u['captioner_seconds'] / n:.2f}" if n else "–"
+
+
 def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}×" if b else "–"
 
@@ -121,6 +126,7 @@ def cost_table(rows: dict[str, dict[str, Any]], base: str | None) -> str:
         ("video s", lambda u: f"{u['video_seconds']:.0f}"),
         ("windows", lambda u: str(u["windows"])),
         ("captioner calls/min", lambda u: f"{per_min(u, 'captioner_calls'):.1f}"),
+        ("captioner s/frame", lambda u: _per_frame(u)),
         ("LLM calls/min", lambda u: f"{per_min(u, 'llm_calls'):.1f}"),
         ("prompt tok/min", lambda u: f"{per_min(u, 'prompt_tokens'):.0f}"),
         ("gen tok/min", lambda u: f"{per_min(u, 'completion_tokens'):.0f}"),
@@ -146,7 +152,9 @@ def cost_table(rows: dict[str, dict[str, Any]], base: str | None) -> str:
             ]
             lines.append(
                 f"| {tag} / {base} | – | {ratio(u['windows'], b['windows'])} | "
-                + " | ".join(cells)
+                + cells[0]
+                + " | – | "
+                + " | ".join(cells[1:])
                 + f" | {sec} (per video-s) | – | – |"
             )
     return "\n".join(lines)
