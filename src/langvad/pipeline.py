@@ -588,9 +588,7 @@ class Runner:
         u["captioned_frames"] = len(captioned)
         if minutes > 0:
             u["llm_calls_per_video_minute"] = round(self.usage.llm_calls / minutes, 2)
-            u["captioner_calls_per_video_minute"] = round(
-                self.usage.captioner_calls / minutes, 2
-            )
+            u["captioner_calls_per_video_minute"] = round(self.usage.captioner_calls / minutes, 2)
             u["real_time_factor"] = round(minutes * 60 / wall, 3) if wall > 0 else None
         vis = self._vision if source.video is not None else None
         models: dict[str, Any] = {
