@@ -13,11 +13,11 @@ from langvad.models.base import Message
 EXPLAIN_PROMPT = (
     "You review surveillance footage. Below are time-stamped descriptions of a video segment "
     "that an anomaly detector flagged. Say what happened and why it is (or may be) anomalous. "
-    "Reply with a JSON object with the fields: title (a specific "
-    "headline of at most 8 words saying who did what and where, taken from these "
-    "descriptions), what_happened (one or two sentences), why_anomalous (one sentence), "
-    "category (a short open-vocabulary label such as 'fighting', 'vehicle on walkway', 'normal activity'), confidence (a number from "
-    "0 to 1 that the segment shows a real anomaly)."
+    "Reply with a JSON object with the fields: title (a specific headline of at most 8 words "
+    "saying who did what and where, taken from these descriptions), what_happened (one or "
+    "two sentences), why_anomalous (one sentence), category (a short open-vocabulary label "
+    "such as 'fighting', 'vehicle on walkway', 'normal activity'), confidence (a number "
+    "from 0 to 1 that the segment shows a real anomaly)."
 )
 
 
