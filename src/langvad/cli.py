@@ -255,7 +255,8 @@ def eval_(
         paths = write_outputs(run, out_dir, curves=report)
     except (LangvadError, KeyboardInterrupt) as e:
         raise _fail(e) from None
-    print_table(run, out)
+    # the table is wide: do not squash it to 80 columns when stdout is a file or a pipe
+    print_table(run, out if out.is_terminal else Console(width=240))
     out.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
