@@ -14,7 +14,7 @@ from pathlib import Path
 
 import av
 import pytest
-from conftest import CLIPS, DATA, need_shared
+from conftest import CLIPS, DATA, TEXT_BENCH, need_shared
 from PIL import Image
 
 from langvad.report import (
@@ -385,6 +385,9 @@ def test_default_video():
     assert default_video(r) == FIGHT
     captions_only = r.model_copy(update={"input": str(DATA / "fighting033_captions.jsonl")})
     assert default_video(captions_only) is None
+    # FFmpeg would open a plain-text descriptions file as an ANSI-art video: not a video
+    text = need_shared(TEXT_BENCH / "ped2/descriptions/test_01.txt")
+    assert default_video(r.model_copy(update={"input": str(text)})) is None
     assert default_video(r.model_copy(update={"input": "/no/such/file.mp4"})) is None
 
 

@@ -175,8 +175,11 @@ def render_html(
 
 def default_video(result: Result) -> Path | None:
     """The run's input if it is a readable video or frame folder (not a captions file)."""
+    from langvad.source import CAPTION_SUFFIXES
+
     p = Path(result.input)
-    if not p.exists():
+    # FFmpeg opens any text file as an ANSI-art ("tty") video: a captions input has no video
+    if not p.exists() or (p.is_file() and p.suffix.lower() in CAPTION_SUFFIXES):
         return None
     try:
         probe(p)
