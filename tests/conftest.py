@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
+SHARED = (REPO.parent / "shared" / "data").resolve()  # ../shared may be a symlink
 CLIPS = SHARED / "clips"
 TEXT_BENCH = SHARED / "text_bench"
 DATA = Path(__file__).parent / "data"
