@@ -17,6 +17,15 @@ from langvad.errors import LLMError, ModelError
 from langvad.models.base import ChatReply, Message
 
 
+def openai_client(base_url: str, api_key: str | None, timeout: float, max_retries: int) -> Any:
+    """An ``openai.OpenAI`` client for an OpenAI-compatible server (ModelError without it)."""
+    try:
+        from openai import OpenAI
+    except ImportError as e:
+        raise ModelError("the 'openai' client is not installed", "pip install openai") from e
+    return OpenAI(base_url=base_url, api_key=api_key, timeout=timeout, max_retries=max_retries)
+
+
 class OpenAICompatLLM:
     def __init__(
         self,
@@ -44,17 +53,9 @@ class OpenAICompatLLM:
 
     def _load(self) -> Any:
         if self._client is None:
-            try:
-                from openai import OpenAI
-            except ImportError as e:
-                raise ModelError(
-                    "the 'openai' client is not installed", "pip install openai"
-                ) from e
-            self._client = OpenAI(
-                base_url=self.base_url,
-                api_key=self.api_key,
-                timeout=self.timeout,
-                max_retries=self.max_retries,  # exponential backoff on connection errors/5xx
+            # exponential backoff on connection errors/5xx by the client itself
+            self._client = openai_client(
+                self.base_url, self.api_key, self.timeout, self.max_retries
             )
         return self._client
 

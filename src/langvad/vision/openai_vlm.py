@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from langvad.errors import InputError, LLMError, ModelError
+from langvad.errors import InputError, LLMError
+from langvad.models.openai_llm import openai_client
 from langvad.vision.hf_captioner import progress, short_hash, to_pil
 
 DEFAULT_PROMPT = (
@@ -115,16 +116,8 @@ class OpenAIVLMCaptioner:
 
     def _load(self) -> Any:
         if self._client is None:
-            try:
-                from openai import OpenAI
-            except ImportError as e:
-                raise ModelError(
-                    "the 'openai' client is not installed", "pip install openai"
-                ) from e
             # retries are ours (below), so that the backoff and the final error are explicit
-            self._client = OpenAI(
-                base_url=self.base_url, api_key=self.api_key, timeout=self.timeout, max_retries=0
-            )
+            self._client = openai_client(self.base_url, self.api_key, self.timeout, 0)
         return self._client
 
     def _request(self, data_url: str) -> str:
