@@ -89,6 +89,10 @@ def test_config_presets_hash_and_file(tmp_path: Path):
     c = load_config(tmp_path / "c.json")
     assert c.refine_k == 3 and c.prompts.summary == "Sum up." and c.preset == "xd"
     assert "potentially criminal" in c.prompts.context
+    (tmp_path / "p.json").write_text(json.dumps({"profile": "lavad"}))
+    assert load_config(tmp_path / "p.json").profile == "lavad"
+    assert load_config(tmp_path / "p.json", profile=None).centre_fps is None
+    assert load_config(tmp_path / "p.json", profile="fast").centre_fps == 0.25
 
 
 def test_speed_profiles():

@@ -231,7 +231,9 @@ def load_config(path: str | Path, **overrides: Any) -> Config:
     except json.JSONDecodeError as e:
         raise InputError(f"config file {p} is not valid JSON: {e}", hint="fix the file") from e
     preset = data.pop("preset", overrides.pop("preset", None) or "ucf")
-    profile = data.pop("profile", None) or overrides.pop("profile", None)
+    # like every other field, a profile given on the command line wins over the file's
+    file_profile = data.pop("profile", None)
+    profile = overrides.pop("profile", None) or file_profile
     if "prompts" in data:
         data["prompts"] = PRESET_PROMPTS.get(preset, Prompts()).model_copy(update=data["prompts"])
     data.update({k: v for k, v in overrides.items() if v is not None})
