@@ -170,7 +170,9 @@ def ped2_auc(profile: str) -> dict[str, float]:
     base = preset_config("ped2", profile)
     run = run_eval("ped2", items, base, select_variants("full"), progress=False)
     vr = run.runs[0]
-    return {**vr.metrics, "llm_calls": vr.llm_calls, "video_seconds": vr.video_seconds}
+    # calls made now plus the ones answered from the cache (this section reuses the user cache)
+    calls = vr.llm_calls + vr.cache_hits
+    return {**vr.metrics, "llm_calls": calls, "video_seconds": vr.video_seconds}
 
 
 def main() -> None:
@@ -226,7 +228,7 @@ def main() -> None:
         auc = {p: ped2_auc(p) for p in ("lavad", "fast")}
         md += [
             "\n## Ped2 text bench, all 12 videos (pooled frame AUC)\n",
-            "| profile | AUC | AP | LLM calls | LLM calls/min |",
+            "| profile | AUC | AP | LLM calls incl. cache hits | per video-minute |",
             "|---|---|---|---|---|",
         ]
         for p, m in auc.items():

@@ -69,6 +69,7 @@ def test_detect_real_clip_with_captions_file(tmp_path):
         "4",
         "--window-frames",
         "4",
+        "--summary",
         "--out",
         str(out),
     ]

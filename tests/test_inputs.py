@@ -107,11 +107,17 @@ def test_speed_profiles():
     assert preset_config("ucf", stride=8).centre_fps is None
     with pytest.raises(InputError, match="unknown speed profile"):
         preset_config("ucf", "turbo")
-    # one video-minute at 30 fps: 15 windows (30 LLM calls), <= 60 distinct frames to caption
+    # fast scores each centre's caption (no summary call); lavad summarises every window
+    assert not fast.summarize and lavad.summarize
+    assert preset_config("ucf", summarize=True).summarize
+    # one video-minute at 30 fps: 15 windows (15 LLM calls), <= 60 distinct frames to caption,
+    # and every centre is one of its window's samples (no extra frame to caption)
     ts = [i / 30 for i in range(1800)]
     centres = centre_frames_by_fps(ts, fast.centre_fps)
-    frames = {f for c in centres for f in window_frames(ts[c], ts, 10.0, 10)}
+    wins = [window_frames(ts[c], ts, 10.0, 10) for c in centres]
+    frames = {f for w in wins for f in w}
     assert len(centres) == 15 and len(frames) <= 60
+    assert all(c in w for c, w in zip(centres, wins, strict=True))
 
 
 def test_store_roundtrip(tmp_path: Path):

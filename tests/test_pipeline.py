@@ -95,6 +95,7 @@ def test_kill_and_resume_loses_no_finished_window(tmp_path, smollm, encoder):
         "4",
         "--stride",
         "10",
+        "--summary",
         "--out",
         str(tmp_path / "out"),
         "--quiet",
@@ -125,7 +126,12 @@ def test_kill_and_resume_loses_no_finished_window(tmp_path, smollm, encoder):
     from langvad.config import preset_config
 
     cfg = preset_config(
-        "ped2", llm="smollm2-135m-instruct", window_seconds=2.0, window_frames=4, stride=10
+        "ped2",
+        llm="smollm2-135m-instruct",
+        window_seconds=2.0,
+        window_frames=4,
+        stride=10,
+        summarize=True,
     )
     src = open_source(captions, fps=cfg.caption_fps)
     resumed = Runner(cfg, store=store, llm=smollm, encoder=encoder, progress=False).run(src)
@@ -154,3 +160,15 @@ def test_other_captions_for_the_same_video_are_not_served_from_cache(tmp_path, s
     assert a.stage_keys["clean"] != b.stage_keys["clean"]
     assert "a woman in a red coat" in rb.windows[0].captions[0]
     assert "a man in a hoodie" in ra.windows[0].captions[0]
+
+
+def test_no_summary_scores_the_centre_or_the_nearest_captioned_sample(tmp_path):
+    """Without summaries a window is scored on its centre's caption; a captions file with no
+    caption at the centre falls back to the window's sample nearest to it (no error)."""
+    caps = tmp_path / "c.jsonl"
+    caps.write_text("\n".join(f'{{"frame": {f}, "caption": "frame {f}"}}' for f in (0, 30, 60)))
+    src = open_source(caps, fps=30)
+    assert Runner._scored_frame(src, 30, [0, 30, 60]) == 30
+    assert Runner._scored_frame(src, 45, [30, 60]) == 30  # tie: the earlier sample
+    assert Runner._scored_frame(src, 50, [30, 60]) == 60
+    assert Runner._scored_frame(src, 0, [30, 60]) == 0  # the file has the centre

@@ -6,7 +6,7 @@ import pytest
 from langvad.config import Prompts
 from langvad.stages.clean import clean_captions
 from langvad.stages.frames import Span, centre_to_frames, threshold_segments
-from langvad.stages.prompts import score_messages, summary_messages
+from langvad.stages.prompts import score_messages, summary_messages, yesno_messages
 from langvad.stages.refine import refine_scores
 from langvad.stages.score import (
     choice_distribution,
@@ -14,6 +14,7 @@ from langvad.stages.score import (
     fill_missing,
     option_targets,
     parse_bracket_score,
+    yes_probability,
 )
 from langvad.stages.windows import (
     centre_frames,
@@ -76,6 +77,15 @@ def test_prompts_put_shared_prefix_first():
     assert summary_messages(p, ["a", "b "]) == [{"role": "user", "content": "S.\na\nb"}]
     ps = Prompts(context="C?", format="F.", summary="S.", scene="A walkway.")
     assert score_messages(ps, "x")[0]["content"] == "A walkway. C? F.\nx"
+    q = Prompts(question="Suspicious?", scene="A walkway.")
+    assert yesno_messages(q, " x ")[0]["content"] == "A walkway. Suspicious? Answer yes or no.\nx"
+
+
+def test_yes_probability_pools_spellings_and_ignores_other_tokens():
+    lp = {" Yes": math.log(0.5), "yes": math.log(0.1), " No": math.log(0.2), " Maybe": -1.0}
+    assert yes_probability(lp) == pytest.approx(0.6 / 0.8)
+    assert yes_probability({" The": -0.1}) is None
+    assert yes_probability({"NO": 0.0}) == 0.0
 
 
 def test_option_targets():

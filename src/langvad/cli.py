@@ -72,7 +72,9 @@ def detect(
             "baseline: hf-clip:ID, hf-siglip:ID, hf-xclip:ID (default: caption text embeddings)"
         ),
     ] = None,
-    score_mode: Annotated[str | None, typer.Option(help="choice (default) or generate")] = None,
+    score_mode: Annotated[
+        str | None, typer.Option(help="choice (default), generate or yesno")
+    ] = None,
     stride: Annotated[int | None, typer.Option(help="frames between centre frames")] = None,
     centre_fps: Annotated[
         float | None, typer.Option(help="centre frames per second (instead of --stride)")
@@ -92,12 +94,17 @@ def detect(
             "explanation prompts)"
         ),
     ] = None,
-    explain: Annotated[bool, typer.Option(help="explain each segment (one LLM call)")] = True,
+    explain: Annotated[
+        bool | None, typer.Option(help="explain each segment (one LLM call)")
+    ] = None,
     fps: Annotated[float | None, typer.Option(help="frame rate of a captions-only input")] = None,
     labels: Annotated[Path | None, typer.Option(help="0/1 label per frame: report AUC")] = None,
-    clean: Annotated[bool, typer.Option(help="image-text caption cleaning")] = True,
-    summary: Annotated[bool, typer.Option(help="LLM window summaries")] = True,
-    refine: Annotated[bool, typer.Option(help="video-text score refinement")] = True,
+    clean: Annotated[bool | None, typer.Option(help="image-text caption cleaning")] = None,
+    summary: Annotated[
+        bool | None,
+        typer.Option(help="LLM window summaries (default: on in lavad, off in fast)"),
+    ] = None,
+    refine: Annotated[bool | None, typer.Option(help="video-text score refinement")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for the LLM")] = None,
     cache: Annotated[
         Path | None, typer.Option(help="artefact cache file (default: user cache)")
@@ -133,8 +140,8 @@ def detect(
         ("refine", refine),
         ("explain", explain),
     ):
-        if not on:
-            overrides[flag] = False
+        if on is not None:
+            overrides[flag] = on
     if threshold is not None:
         overrides["segmentation"] = "threshold"
     try:

@@ -34,9 +34,17 @@ CONTEXT_XD = (
     "standard scene and 1 denoting a scene with suspicious or potentially criminal activities?"
 )
 
+# The context prompts as yes/no questions (score_mode "yesno": the score is P(yes)).
+QUESTION_UCF = (
+    "If you were a law enforcement agency, would you find the scene described suspicious "
+    "or dangerous?"
+)
+QUESTION_XD = "Does the scene described show suspicious or potentially criminal activities?"
+
 
 class Prompts(BaseModel):
-    """P_S (summary), P_C (context), P_F (format) and an optional scene context.
+    """P_S (summary), P_C (context), P_F (format), an optional scene context, and the
+    yes/no form of P_C used by ``score_mode="yesno"``.
 
     ``scene`` says what is normal where the camera is (written from a dataset's public
     description or by the user); when set it is prepended to P_C and P_S.
@@ -48,11 +56,12 @@ class Prompts(BaseModel):
     context: str = CONTEXT_UCF
     format: str = FORMAT_PROMPT
     scene: str = ""
+    question: str = QUESTION_UCF
 
 
 PRESET_PROMPTS: dict[str, Prompts] = {
     "ucf": Prompts(context=CONTEXT_UCF),
-    "xd": Prompts(context=CONTEXT_XD),
+    "xd": Prompts(context=CONTEXT_XD, question=QUESTION_XD),
     # Scene contexts written from the datasets' public descriptions, not from test labels.
     "ped2": Prompts(
         context=CONTEXT_UCF,
@@ -87,10 +96,15 @@ PRESET_PROMPTS: dict[str, Prompts] = {
 }
 
 
-# Speed profiles: how densely a video is sampled. `lavad` is the paper's setting (one window
-# per 16th frame); `fast` (the default) puts one window every 4 seconds and reads its N = 10
-# frames from a 1-per-second grid shared by all windows, so a video-minute costs 15 summaries
-# + 15 scores (30 LLM calls) and at most 60 captioner calls, whatever the frame rate.
+# Speed profiles: how densely a video is sampled and how many LLM calls a window costs.
+# `lavad` is the paper's setting: one window per 16th frame, one LLM summary of the window's
+# N captions and one score of that summary. `fast` (the default) puts one window every 4
+# seconds, reads its N = 10 frames from a 1-per-second grid shared by all windows, and scores
+# the window's centre caption directly (no summary: the paper's "w/o summary" row) while the
+# refinement still pools each score over windows whose N captions look alike. Per video-minute
+# that is 15 scores (≤ 15 LLM calls, fewer when captions repeat) and ≤ 60 captioner calls,
+# whatever the frame rate; on the Ped2 text bench it scored higher than `lavad` with the 1.5B
+# LLM (README, "Speed"). `--summary` puts the summaries back.
 PROFILES: dict[str, dict[str, Any]] = {
     "lavad": {
         "stride": 16,
@@ -98,12 +112,14 @@ PROFILES: dict[str, dict[str, Any]] = {
         "window_seconds": 10.0,
         "window_frames": 10,
         "refine_k": 10,
+        "summarize": True,
     },
     "fast": {
         "centre_fps": 0.25,
         "window_seconds": 10.0,
         "window_frames": 10,
         "refine_k": 10,
+        "summarize": False,
     },
 }
 DEFAULT_PROFILE = "fast"
@@ -142,7 +158,11 @@ class Config(BaseModel):
 
     # LLM
     llm: str = DEFAULT_LLM
-    score_mode: Literal["choice", "generate"] = "choice"
+    score_mode: Literal["choice", "generate", "yesno"] = Field(
+        "choice",
+        description="choice: expected value of the 0..1 options' next-token probabilities; "
+        "generate: parse the reply (LAVAD); yesno: P(yes) to the context asked as a question",
+    )
     summary_max_tokens: int = Field(128, ge=8)
     score_max_tokens: int = Field(16, ge=3)
     n_ctx: int = Field(4096, ge=512)

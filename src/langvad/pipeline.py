@@ -34,13 +34,19 @@ from langvad.stages.explain import (
     retry_messages,
 )
 from langvad.stages.frames import centre_to_frames, threshold_segments
-from langvad.stages.prompts import score_messages, summary_messages
+from langvad.stages.prompts import (
+    YESNO_PREFILL,
+    score_messages,
+    summary_messages,
+    yesno_messages,
+)
 from langvad.stages.refine import refine_scores
 from langvad.stages.score import (
     choice_distribution,
     expected_score,
     fill_missing,
     parse_bracket_score,
+    yes_probability,
 )
 from langvad.stages.segments import auto_threshold, hysteresis_segments
 from langvad.stages.windows import centre_frames, centre_frames_by_fps, window_frames
@@ -173,6 +179,14 @@ class Runner:
         )
 
     def score(self, summary: str) -> dict[str, Any]:
+        if self.config.score_mode == "yesno":
+            qmsgs = yesno_messages(self.config.prompts, summary)
+
+            def yesno() -> dict[str, Any]:
+                dist = self.llm.next_token_logprobs(qmsgs, YESNO_PREFILL, top=20, slot=SLOT_SCORE)
+                return {"score": yes_probability(dist)}
+
+            return self._llm_call("score.yesno", qmsgs, yesno)
         messages = score_messages(self.config.prompts, summary)
         if self.config.score_mode == "choice":
 
@@ -301,9 +315,15 @@ class Runner:
         ts = list(source.timestamps)
         centres = self.centres(source)
         windows = [window_frames(ts[f], ts, c.window_seconds, c.window_frames) for f in centres]
-        # frames that need a caption: the windows' samples (+ the centres when each centre's
-        # own caption is scored directly, the no-summary ablation)
-        needed = sorted({f for w in windows for f in w} | (set() if c.summarize else set(centres)))
+        # without summaries each window's score reads the caption of its centre frame (or, when a
+        # captions file has none there, of the window's sample nearest to the centre)
+        scored_frames = [
+            self._scored_frame(source, f, w) for f, w in zip(centres, windows, strict=True)
+        ]
+        # frames that need a caption: the windows' samples (+ the scored centres)
+        needed = sorted(
+            {f for w in windows for f in w} | (set() if c.summarize else set(scored_frames))
+        )
 
         p = c.prompts
         # 1. captions ------------------------------------------------------------------
@@ -337,7 +357,7 @@ class Runner:
 
             def summarise_all() -> list[str]:
                 out = []
-                for f, w in zip(centres, windows, strict=True):
+                for f, w in zip(scored_frames, windows, strict=True):
                     out.append(
                         self.summarise([cleaned[i] for i in w]) if c.summarize else cleaned[f]
                     )
@@ -356,7 +376,7 @@ class Runner:
                         "max_tokens": c.summary_max_tokens,
                     }
                     if c.summarize
-                    else {}
+                    else {"scored_frames": scored_frames}
                 ),
             }
             summaries: list[str] = self._cached_stage("summarize", parts, summarise_all)
@@ -378,6 +398,7 @@ class Runner:
                 "prompts": [p.context, p.format, p.scene],
                 "mode": c.score_mode,
                 "max_tokens": c.score_max_tokens,
+                **({"question": p.question} if c.score_mode == "yesno" else {}),
             }
             scored: list[dict[str, Any]] = self._cached_stage("score", parts, score_all)
             bar.update(task, completed=len(centres))
@@ -487,6 +508,17 @@ class Runner:
             segments=segments,
             provenance=self._provenance(source, wall, needed),
         )
+
+    @staticmethod
+    def _scored_frame(source: Source, centre: int, window: Sequence[int]) -> int:
+        """The centre itself, unless a captions file has no caption there: then the window's
+        sample nearest to it."""
+        if source.captions is None or centre in window:
+            return centre
+        per_frame = source.captions.per_frame
+        if centre < len(per_frame) and per_frame[centre] is not None:
+            return centre
+        return min(window, key=lambda f: (abs(f - centre), f))
 
     def _captions(self, source: Source, needed: list[int]) -> dict[int, str]:
         if source.captions is None:

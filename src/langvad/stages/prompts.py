@@ -24,3 +24,17 @@ def score_messages(prompts: Prompts, summary: str) -> list[Message]:
             "content": f"{scene}{prompts.context} {prompts.format}\n{summary.strip()}",
         }
     ]
+
+
+YESNO_PREFILL = "Answer:"
+
+
+def yesno_messages(prompts: Prompts, summary: str) -> list[Message]:
+    """The context asked as a yes/no question about S (score = P(yes) after "Answer:")."""
+    scene = f"{prompts.scene} " if prompts.scene else ""
+    return [
+        {
+            "role": "user",
+            "content": f"{scene}{prompts.question} Answer yes or no.\n{summary.strip()}",
+        }
+    ]

@@ -69,6 +69,21 @@ def choice_distribution(
     return {v: p / total for v, p in probs.items()}, calls
 
 
+def yes_probability(next_logprobs: dict[str, float]) -> float | None:
+    """P(yes) / (P(yes) + P(no)) over the next-token candidates ("Yes", " yes", "YES", ...);
+    None when neither answer is among them."""
+    yes = no = 0.0
+    for tok, lp in next_logprobs.items():
+        word = tok.strip().lower()
+        if word == "yes":
+            yes += math.exp(lp)
+        elif word == "no":
+            no += math.exp(lp)
+    if yes + no <= 0:
+        return None
+    return yes / (yes + no)
+
+
 def expected_score(dist: dict[float, float]) -> float | None:
     if not dist:
         return None
