@@ -62,6 +62,20 @@ def test_changing_score_prompt_recomputes_only_scores(tmp_path, ped2_01, smollm,
     assert res.provenance["stage_keys"]["summarize"] != res.provenance["stage_keys"]["score"]
 
 
+def test_yesno_scores_without_summaries_one_request_per_window(tmp_path, ped2_01, smollm, encoder):
+    """The fast profile's shape (no summary) with yes/no scoring: one next-token request per
+    distinct centre caption, scores are probabilities, and a re-run is identical and free."""
+    cfg = Config(**{**SMALL, "summarize": False, "score_mode": "yesno"})
+    store = Store(tmp_path / "y.sqlite")
+    res = Runner(cfg, store=store, llm=smollm, encoder=encoder, progress=False).run(ped2_01)
+    distinct = {w.summary for w in res.windows}
+    assert store.count("summary") == 0 and store.count("score.yesno") == len(distinct)
+    assert all(w.summary == ped2_01.captions.per_frame[w.centre_frame] for w in res.windows)
+    assert all(0 <= w.raw_score <= 1 for w in res.windows)
+    again = Runner(cfg, store=store, progress=False).run(ped2_01)
+    assert again.provenance["usage"]["llm_calls"] == 0 and again.scores == res.scores
+
+
 def test_unparsable_generate_replies_give_clear_error(tmp_path, ped2_01, smollm, encoder):
     cfg = Config(
         **SMALL,
