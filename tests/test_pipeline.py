@@ -186,3 +186,29 @@ def test_no_summary_scores_the_centre_or_the_nearest_captioned_sample(tmp_path):
     assert Runner._scored_frame(src, 45, [30, 60]) == 30  # tie: the earlier sample
     assert Runner._scored_frame(src, 50, [30, 60]) == 60
     assert Runner._scored_frame(src, 0, [30, 60]) == 0  # the file has the centre
+
+
+def test_zero_shot_blend_reuses_llm_scores_and_mixes_exactly(tmp_path, ped2_01, smollm, encoder):
+    """w = 0.5: each window's score is the mean of its LLM score and the text encoder's
+    zero-shot score of the same text; the LLM is not asked again (same score stage)."""
+    import numpy as np
+
+    from langvad.stages.baselines import ANOMALY_PROMPT, NORMAL_PROMPT, zero_shot_scores
+
+    store = Store(tmp_path / "z.sqlite")
+    base = Config(**SMALL, refine=False, explain=False)  # explanations follow the segments
+    plain = Runner(base, store=store, llm=smollm, encoder=encoder, progress=False).run(ped2_01)
+    blended_cfg = base.model_copy(update={"zero_shot_weight": 0.5})
+    r = Runner(blended_cfg, store=store, llm=smollm, encoder=encoder, progress=False)
+    blended = r.run(ped2_01)
+    assert blended.provenance["usage"]["llm_calls"] == 0
+    texts = [w.summary for w in plain.windows]
+    p = encoder.embed_texts([NORMAL_PROMPT, ANOMALY_PROMPT])
+    zs = zero_shot_scores(encoder.embed_texts(texts), p[0], p[1])
+    llm = np.array([w.score for w in plain.windows])
+    got = np.array([w.score for w in blended.windows])
+    np.testing.assert_allclose(got, 0.5 * llm + 0.5 * zs, atol=1e-6)
+    np.testing.assert_allclose([w.zero_shot_score for w in blended.windows], zs, atol=1e-6)
+    assert [w.raw_score for w in blended.windows] == [w.raw_score for w in plain.windows]
+    assert all(w.zero_shot_score is None for w in plain.windows)
+    assert not np.allclose(got, llm)  # the blend changed the scores

@@ -82,6 +82,13 @@ def detect(
     window_seconds: Annotated[float | None, typer.Option(help="window length T (s)")] = None,
     window_frames: Annotated[int | None, typer.Option(help="frames per window N")] = None,
     k: Annotated[int | None, typer.Option(help="refinement K")] = None,
+    zero_shot_weight: Annotated[
+        float | None,
+        typer.Option(
+            help="blend the LLM score with the text encoder's zero-shot score of the same "
+            "text: (1-w)*llm + w*zero_shot (default 0: the paper's LLM score)"
+        ),
+    ] = None,
     threshold: Annotated[
         float | None,
         typer.Option(help="fixed segment threshold (default: automatic per-video threshold)"),
@@ -130,6 +137,7 @@ def detect(
         "window_seconds": window_seconds,
         "window_frames": window_frames,
         "refine_k": k,
+        "zero_shot_weight": zero_shot_weight,
         "threshold": threshold,
         "n_threads": threads,
         "caption_fps": fps,

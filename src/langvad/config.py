@@ -155,6 +155,13 @@ class Config(BaseModel):
     # refinement
     refine_k: int = Field(10, ge=1, description="K nearest summaries")
     refine_temperature: float = Field(1.0, gt=0, description="softmax temperature (paper: 1)")
+    zero_shot_weight: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="blend of the LLM score with the text encoder's zero-shot score of the "
+        "same text (1 - w) * llm + w * zero_shot, before refinement; 0: the paper's LLM score",
+    )
 
     # LLM
     llm: str = DEFAULT_LLM

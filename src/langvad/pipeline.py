@@ -26,6 +26,7 @@ from langvad.models.openai_llm import OpenAICompatLLM
 from langvad.models.registry import load_encoder, load_llm
 from langvad.result import Explanation, Result, Segment, Window
 from langvad.source import Source
+from langvad.stages.baselines import ANOMALY_PROMPT, NORMAL_PROMPT, zero_shot_scores
 from langvad.stages.clean import clean_captions
 from langvad.stages.explain import (
     explain_messages,
@@ -411,6 +412,11 @@ class Runner:
                 f"({len(raw_scores)} windows, score_mode={c.score_mode})",
                 hint="use score_mode 'choice' or a stronger LLM; see the replies in the cache",
             ) from None
+        evidence = None
+        if c.zero_shot_weight > 0:  # text-encoder evidence for the same texts the LLM scored
+            prompts = self.embed([NORMAL_PROMPT, ANOMALY_PROMPT])
+            evidence = zero_shot_scores(self.embed(summaries), prompts[0], prompts[1])
+            filled = (1 - c.zero_shot_weight) * filled + c.zero_shot_weight * evidence
         # 5. refinement ----------------------------------------------------------------
         with self._stage("refine"):
 
@@ -434,6 +440,7 @@ class Runner:
                 "on": c.refine,
                 "k": c.refine_k,
                 "temperature": c.refine_temperature,
+                **({"zero_shot_weight": c.zero_shot_weight} if evidence is not None else {}),
             }
             refined = np.asarray(self._cached_stage("refine", parts, refine))
         # 6. every frame + segments ----------------------------------------------------
@@ -492,9 +499,17 @@ class Runner:
                 score=float(a),
                 refined_score=float(r),
                 option_probs=d.get("probs"),
+                zero_shot_score=None if z is None else float(z),
             )
-            for f, w, summ, d, a, r in zip(
-                centres, windows, summaries, scored, filled, refined, strict=True
+            for f, w, summ, d, a, r, z in zip(
+                centres,
+                windows,
+                summaries,
+                scored,
+                filled,
+                refined,
+                evidence if evidence is not None else [None] * len(centres),
+                strict=True,
             )
         ]
         wall = time.perf_counter() - t_start

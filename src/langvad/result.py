@@ -21,6 +21,7 @@ class Window(BaseModel):
     score: float  # after interpolation of failures
     refined_score: float
     option_probs: dict[str, float] | None = None
+    zero_shot_score: float | None = None  # text-encoder evidence, when blended in
 
 
 class Explanation(BaseModel):

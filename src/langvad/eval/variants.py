@@ -98,7 +98,16 @@ VARIANTS: dict[str, Variant] = {
         _v("ctx-both", "context", "context prompt: both", prompts={"context": CONTEXT_BOTH}),
         *[
             _v(f"k{k}", "k-sweep", f"refinement with K = {k}", overrides={"refine_k": k})
-            for k in (1, 3, 5, 7, 10, 15)
+            for k in (1, 2, 3, 5, 7, 10, 15)
+        ],
+        *[
+            _v(
+                f"fuse{int(w * 100)}",
+                "fusion",
+                f"LLM score blended with the zero-shot text score, weight {w}",
+                overrides={"zero_shot_weight": w},
+            )
+            for w in (0.25, 0.5)
         ],
         _v("T2.5-N10", "window", "window T = 2.5 s, N = 10", overrides={"window_seconds": 2.5}),
         _v(
@@ -130,6 +139,7 @@ GROUPS: dict[str, list[str]] = {
     "baselines": ["full", "per-frame", "zero-shot", "video-normality"],
     "context": ["full", "no-scene", "ctx-plain", "ctx-prior", "ctx-impersonation", "ctx-both"],
     "k-sweep": ["full"] + [n for n, v in VARIANTS.items() if v.group == "k-sweep"],
+    "fusion": ["full", "fuse25", "fuse50", "zero-shot"],
     "window": ["full", "T2.5-N10", "T5-N5", "T10-N20"],
     "all": list(VARIANTS),
 }
