@@ -140,6 +140,12 @@ class Runner:
             self.usage.embed_texts += len(missing)
         return np.stack([found[k] for k in keys]) if keys else np.zeros((0, 0), np.float32)
 
+    def zero_shot(self, emb: np.ndarray) -> np.ndarray:
+        """P(anomalous) of each embedded row against the baseline's two prompts (embedded by
+        the text encoder)."""
+        prompts = self.embed([NORMAL_PROMPT, ANOMALY_PROMPT])
+        return zero_shot_scores(emb, prompts[0], prompts[1])
+
     def _llm_call(
         self,
         kind: str,
@@ -412,11 +418,11 @@ class Runner:
                 f"({len(raw_scores)} windows, score_mode={c.score_mode})",
                 hint="use score_mode 'choice' or a stronger LLM; see the replies in the cache",
             ) from None
-        evidence = None
+        evidence: list[float | None] = [None] * len(centres)
         if c.zero_shot_weight > 0:  # text-encoder evidence for the same texts the LLM scored
-            prompts = self.embed([NORMAL_PROMPT, ANOMALY_PROMPT])
-            evidence = zero_shot_scores(self.embed(summaries), prompts[0], prompts[1])
-            filled = (1 - c.zero_shot_weight) * filled + c.zero_shot_weight * evidence
+            zs = self.zero_shot(self.embed(summaries))
+            filled = (1 - c.zero_shot_weight) * filled + c.zero_shot_weight * zs
+            evidence = [float(z) for z in zs]
         # 5. refinement ----------------------------------------------------------------
         with self._stage("refine"):
 
@@ -440,7 +446,7 @@ class Runner:
                 "on": c.refine,
                 "k": c.refine_k,
                 "temperature": c.refine_temperature,
-                **({"zero_shot_weight": c.zero_shot_weight} if evidence is not None else {}),
+                **({"zero_shot_weight": c.zero_shot_weight} if c.zero_shot_weight > 0 else {}),
             }
             refined = np.asarray(self._cached_stage("refine", parts, refine))
         # 6. every frame + segments ----------------------------------------------------
@@ -499,17 +505,10 @@ class Runner:
                 score=float(a),
                 refined_score=float(r),
                 option_probs=d.get("probs"),
-                zero_shot_score=None if z is None else float(z),
+                zero_shot_score=z,
             )
             for f, w, summ, d, a, r, z in zip(
-                centres,
-                windows,
-                summaries,
-                scored,
-                filled,
-                refined,
-                evidence if evidence is not None else [None] * len(centres),
-                strict=True,
+                centres, windows, summaries, scored, filled, refined, evidence, strict=True
             )
         ]
         wall = time.perf_counter() - t_start

@@ -20,10 +20,7 @@ from langvad.models.base import TextEncoder
 from langvad.pipeline import Runner
 from langvad.source import Source, open_source
 from langvad.stages.baselines import (
-    ANOMALY_PROMPT,
-    NORMAL_PROMPT,
     video_normality_scores,
-    zero_shot_scores,
 )
 from langvad.stages.frames import centre_to_frames
 from langvad.store import Store
@@ -123,8 +120,7 @@ def _variant_scores(
     centres = runner.centres(source)
     if variant.kind == "zero_shot":
         frame_emb = runner.frame_embeddings(source, centres)
-        prompts = runner.embed([NORMAL_PROMPT, ANOMALY_PROMPT])
-        s = zero_shot_scores(frame_emb, prompts[0], prompts[1])
+        s = runner.zero_shot(frame_emb)
     else:  # video_normality: the full pipeline's summaries, no score call
         res = base_runner.run(source)
         emb = runner.embed([w.summary for w in res.windows])
