@@ -17,6 +17,12 @@ cache; cold, the describer captions the clips and the LLM scores them first). Fo
 - code: a Python completion `is_suspicious =` → P(True);
 - pair-first / pair-second: "which of two scenes is more suspicious", the window against a
   fixed normal anchor scene, the window shown first / second;
+- calibrated: the `choice` distribution after contextual calibration (Zhao et al., ICML 2021:
+  each option's probability divided by its probability for content-free summaries "N/A", ""
+  and "[MASK]", renormalised), then the expected value;
+- channel: noisy-channel scoring (Min et al., ACL 2022): log P(description | "abnormal event")
+  − log P(description | "normal activity") under the raw LM, the same tokens forced after both
+  prompts (llama.cpp only); reported as the equal-prior posterior sigmoid(LLR);
 - zero-shot: the text encoder's zero-shot score (no LLM).
 Prints window-level AUC per set and the score range per clip; writes runs/bench/judges.md.
 """
@@ -41,7 +47,7 @@ from langvad.models.base import Message
 from langvad.pipeline import Runner
 from langvad.stages.baselines import ANOMALY_PROMPT, NORMAL_PROMPT, zero_shot_scores
 from langvad.stages.prompts import YESNO_PREFILL, score_messages, yesno_messages
-from langvad.stages.score import choice_distribution, expected_score, yes_probability
+from langvad.stages.score import OPTIONS, choice_distribution, expected_score, yes_probability
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -55,7 +61,24 @@ ANCHOR = {  # a plain normal scene for the pairwise form, per preset
     "ped2": "People walk along the walkway.",
     "avenue": "People walk along the sidewalk.",
 }
-FORMS = ["expected", "p1", "yesno", "yesno-last", "code", "pair-first", "pair-second"]
+FORMS = [
+    "expected",
+    "p1",
+    "calibrated",
+    "yesno",
+    "yesno-last",
+    "code",
+    "pair-first",
+    "pair-second",
+    "channel",
+]
+CONTENT_FREE = ("N/A", "", "[MASK]")
+CHANNEL = (  # the two conditions of the noisy-channel form: normal, abnormal
+    "Security camera log. Event type: normal activity, nothing unusual.\nFrame description:",
+    "Security camera log. Event type: abnormal event (crime, violence, accident or other "
+    "unusual activity).\nFrame description:",
+)
+_memo: dict[tuple[str, ...], Any] = {}
 
 
 def two_way(lp: dict[str, float], a: str, b: str) -> float:
@@ -86,17 +109,52 @@ def windows(console: Console) -> list[dict[str, Any]]:
     return rows
 
 
+def option_vector(dist: dict[float, float]) -> np.ndarray:
+    v = np.array([dist.get(o, 0.0) for o in OPTIONS])
+    return v / v.sum()
+
+
+def content_free(llm: Any, p: Prompts) -> np.ndarray:
+    """Mean option distribution of the score prompt for content-free summaries."""
+    key = ("cf", p.scene or "", p.context, p.format)
+    if key not in _memo:
+        dists = []
+        for c in CONTENT_FREE:
+            m = score_messages(p, c)
+            d, _ = choice_distribution(lambda pre, m=m: llm.next_token_logprobs(m, pre, top=20))
+            dists.append(option_vector(d))
+        _memo[key] = np.mean(dists, axis=0)
+    return _memo[key]
+
+
+def channel_llr(llm: Any, p: Prompts, text: str) -> float:
+    """log P(text | abnormal) - log P(text | normal), the same tokens after both prompts."""
+    key = ("channel", p.scene or "", text)
+    if key not in _memo:
+        scene = f"{p.scene}\n" if p.scene else ""
+        ids, _ = llm.continuation_logprobs("Frame description:", " " + text)
+        _, normal = llm.continuation_logprobs(scene + CHANNEL[0], ids)
+        _, abnormal = llm.continuation_logprobs(scene + CHANNEL[1], ids)
+        _memo[key] = float(sum(abnormal) - sum(normal))
+    return _memo[key]
+
+
 def judge(llm: Any, form: str, p: Prompts, anchor: str, text: str, probs: dict) -> float:
     def msgs(content: str) -> list[Message]:
         return [{"role": "user", "content": content}]
 
     scene = f"{p.scene}\n" if p.scene else ""
-    if form in ("expected", "p1"):  # the pipeline's own option probabilities (cached)
+    if form in ("expected", "p1", "calibrated"):  # the pipeline's option probabilities (cached)
         dist = probs
         if not dist:
             m = score_messages(p, text)
             dist, _ = choice_distribution(lambda pre: llm.next_token_logprobs(m, pre, top=20))
+        if form == "calibrated":
+            q = option_vector(dist) / content_free(llm, p)
+            return float(np.dot(q / q.sum(), OPTIONS))
         return float(expected_score(dist) or 0.0) if form == "expected" else dist.get(1.0, 0.0)
+    if form == "channel":
+        return 1.0 / (1.0 + math.exp(-min(50.0, max(-50.0, channel_llr(llm, p, text)))))
     if form == "yesno":
         lp = llm.next_token_logprobs(yesno_messages(p, text), YESNO_PREFILL, top=20)
         return yes_probability(lp) or 0.5

@@ -38,6 +38,20 @@ def test_chat_is_greedy_and_deterministic(smollm):
     assert a.completion_tokens <= 12 and a.prompt_tokens > 5
 
 
+def test_continuation_logprobs_force_the_text(smollm):
+    text = " The cat sat on the mat, café and 17:18:48."
+    ids, lps = smollm.continuation_logprobs("A sentence:", text)
+    assert len(ids) == len(lps) >= 8 and all(lp <= 0 for lp in lps)
+    # the same ids forced after the same prompt give the same log-probabilities
+    ids2, lps2 = smollm.continuation_logprobs("A sentence:", ids)
+    assert ids2 == ids and np.allclose(lps2, lps, atol=1e-4)
+    # a likely continuation is likelier than a scrambled one of the same words
+    _, scrambled = smollm.continuation_logprobs("A sentence:", " mat the cat on The sat.")
+    _, plain = smollm.continuation_logprobs("A sentence:", " The cat sat on the mat.")
+    assert sum(plain) > sum(scrambled)
+    assert smollm.continuation_logprobs("A sentence:", "") == ([], [])
+
+
 def test_choice_score_from_logprobs(qwen15):
     from langvad.config import Prompts
     from langvad.stages.prompts import score_messages

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import threading
 from collections.abc import Sequence
@@ -171,6 +172,53 @@ class LlamaCppLLM:
             tok = bytes(t.get("bytes") or []).decode("utf-8", "replace") or t.get("token", "")
             out[tok] = max(out.get(tok, float("-inf")), float(t["logprob"]))
         return out
+
+    def continuation_logprobs(
+        self, prompt: str, continuation: str | Sequence[int], *, slot: int = 1
+    ) -> tuple[list[int], list[float]]:
+        """Token ids and log-probabilities of ``continuation`` after a raw ``prompt`` (no chat
+        template), by forced greedy decoding: a grammar admits only the continuation, and
+        llama.cpp reports each token's log-probability under the unconstrained model. A string
+        is tokenised as the model prefers under the grammar; pass the ids of an earlier call to
+        score exactly the same tokens after another prompt."""
+        if isinstance(continuation, str):
+            if not continuation:
+                return [], []
+            grammar = "root ::= " + json.dumps(continuation, ensure_ascii=False)
+            limit = len(continuation.encode()) + 1
+        else:
+            if not continuation:
+                return [], []
+            grammar = "root ::= " + " ".join(f"<[{int(t)}]>" for t in continuation)
+            limit = len(continuation) + 1
+        body = {
+            "prompt": prompt,
+            "n_predict": limit,
+            "grammar": grammar,
+            "n_probs": 1,
+            "temperature": 0.0,
+            "cache_prompt": self.prefix_cache,
+            "id_slot": slot,
+        }
+        with self._lock:
+            reply = self._load().handle_completions(body)
+        try:
+            content = reply["choices"][0]["logprobs"]["content"]
+        except (KeyError, IndexError, TypeError) as e:
+            raise LLMError(
+                f"llama.cpp forced decoding failed for model {self.name}: {str(reply)[:300]}",
+                hint="the prompt may exceed the context size (raise n_ctx)",
+            ) from e
+        self.stats["requests"] += 1
+        if isinstance(continuation, str):  # the tokens that spell it (not the stop token after)
+            want, n, spelled = len(continuation.encode()), 0, 0
+            while n < len(content) and spelled < want:
+                spelled += len(content[n].get("bytes") or [])
+                n += 1
+        else:
+            n = len(continuation)
+        content = content[:n]
+        return [int(t["id"]) for t in content], [float(t["logprob"]) for t in content]
 
 
 def _reply(r: dict[str, Any], text: str) -> ChatReply:
