@@ -188,6 +188,9 @@ def main() -> None:
     forms = FORMS if args.forms == "all" else args.forms.split(",")
     console = Console(stderr=True)
     rows = windows(console)
+    if args.llm != DEFAULT_LLM:  # the cached option probabilities are the default LLM's
+        for r in rows:
+            r["probs"] = {}
     cfg = preset_config("ucf", "fast", llm=args.llm)
     runner = Runner(cfg, progress=False)
     llm, enc = runner.llm, runner.encoder
