@@ -95,10 +95,12 @@ class LlamaCppLLM:
             ) from e
         return self._server
 
-    def _request(self, body: dict[str, Any]) -> dict[str, Any]:
+    def _request(self, body: dict[str, Any], *, raw: bool = False) -> dict[str, Any]:
+        """A chat completion, or with ``raw`` a plain-prompt completion (no chat template)."""
         with self._lock:
             server = self._load()
-            reply = server.handle_chat_completions(body)
+            handle = server.handle_completions if raw else server.handle_chat_completions
+            reply = handle(body)
         if not isinstance(reply, dict) or "choices" not in reply:
             msg = reply.get("message") if isinstance(reply, dict) else reply
             if isinstance(reply, dict) and isinstance(reply.get("error"), dict):
@@ -181,14 +183,12 @@ class LlamaCppLLM:
         llama.cpp reports each token's log-probability under the unconstrained model. A string
         is tokenised as the model prefers under the grammar; pass the ids of an earlier call to
         score exactly the same tokens after another prompt."""
+        if not continuation:
+            return [], []
         if isinstance(continuation, str):
-            if not continuation:
-                return [], []
             grammar = "root ::= " + json.dumps(continuation, ensure_ascii=False)
             limit = len(continuation.encode()) + 1
         else:
-            if not continuation:
-                return [], []
             grammar = "root ::= " + " ".join(f"<[{int(t)}]>" for t in continuation)
             limit = len(continuation) + 1
         body = {
@@ -200,23 +200,23 @@ class LlamaCppLLM:
             "cache_prompt": self.prefix_cache,
             "id_slot": slot,
         }
-        with self._lock:
-            reply = self._load().handle_completions(body)
-        try:
-            content = reply["choices"][0]["logprobs"]["content"]
-        except (KeyError, IndexError, TypeError) as e:
-            raise LLMError(
-                f"llama.cpp forced decoding failed for model {self.name}: {str(reply)[:300]}",
-                hint="the prompt may exceed the context size (raise n_ctx)",
-            ) from e
-        self.stats["requests"] += 1
+        r = self._request(body, raw=True)
+        content = (r["choices"][0].get("logprobs") or {}).get("content") or []
         if isinstance(continuation, str):  # the tokens that spell it (not the stop token after)
             want, n, spelled = len(continuation.encode()), 0, 0
             while n < len(content) and spelled < want:
                 spelled += len(content[n].get("bytes") or [])
                 n += 1
+            complete = spelled >= want
         else:
             n = len(continuation)
+            complete = len(content) >= n
+        if not complete:
+            raise LLMError(
+                f"llama.cpp forced decoding of {self.name} stopped before the end of the "
+                f"continuation ({len(content)} tokens)",
+                hint="the prompt plus continuation may exceed the context size (raise n_ctx)",
+            )
         content = content[:n]
         return [int(t["id"]) for t in content], [float(t["logprob"]) for t in content]
 
