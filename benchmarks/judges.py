@@ -160,7 +160,7 @@ def judge(llm: Any, form: str, p: Prompts, anchor: str, text: str, probs: dict) 
         return yes_probability(lp) or 0.5
     if form == "yesno-last":
         q = f"{scene}Scene description: {text}\n{p.question} Answer yes or no."
-        return two_way(llm.next_token_logprobs(msgs(q), YESNO_PREFILL, top=20), "yes", "no")
+        return yes_probability(llm.next_token_logprobs(msgs(q), YESNO_PREFILL, top=20)) or 0.5
     if form == "code":
         q = (
             "Complete the Python code.\n```python\n"
