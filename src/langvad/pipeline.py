@@ -3,12 +3,13 @@ the five stages, and records what produced the result."""
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import resource
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from langvad.config import Config, stable_hash
 from langvad.errors import InputError, LLMError
+from langvad.evidence import Evidence, EvidenceCollector
 from langvad.models.assets import cache_dir
 from langvad.models.base import Message, TextEncoder, Usage
 from langvad.models.encoders import l2_normalise
@@ -28,6 +30,7 @@ from langvad.result import Explanation, Result, Segment, Window
 from langvad.source import Source
 from langvad.stages.baselines import ANOMALY_PROMPT, NORMAL_PROMPT, zero_shot_scores
 from langvad.stages.clean import clean_captions
+from langvad.stages.evidence import FUSION_FORMULA, evidence_facts, fuse_all, with_facts
 from langvad.stages.explain import (
     explain_messages,
     explanation_schema,
@@ -54,11 +57,34 @@ from langvad.stages.windows import centre_frames, centre_frames_by_fps, window_f
 from langvad.store import Store
 from langvad.video import read_frames
 from langvad.vision.base import Captioner, VisionEncoder
+from langvad.vision.experts import EventExpert, load_experts
 
 NO_IMAGE_FALLBACK = (
     "no image/video encoder: each frame's image embedding is the text embedding of its own "
     "caption, and each window's clip embedding is the mean of its captions' embeddings"
 )
+
+
+@dataclasses.dataclass
+class LanguageScores:
+    """What the language path made of a video's windows."""
+
+    captioned: list[int]  # frames that were captioned
+    cleaned: dict[int, str]  # frame → caption after cleaning
+    summaries: list[str]  # per window: its summary, or its scored caption (no summaries)
+    scored: list[dict[str, Any]]  # per window: the LLM's score record
+    filled: np.ndarray  # raw scores, failures interpolated (+ zero-shot blend)
+    zero_shot: list[float | None]
+    refined: np.ndarray  # after refinement
+
+
+def _package_version(spec: str) -> str | None:
+    """Installed version of the distribution named in ``name==version`` (None if absent)."""
+    name = spec.split("==")[0].strip()
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 class Runner:
@@ -73,6 +99,7 @@ class Runner:
         llm: LlamaCppLLM | OpenAICompatLLM | None = None,
         encoder: TextEncoder | None = None,
         captioner: Captioner | None = None,
+        experts: Mapping[str, EventExpert] | None = None,
         progress: bool = True,
         console: Console | None = None,
     ) -> None:
@@ -82,6 +109,7 @@ class Runner:
         self._encoder = encoder
         self._captioner: Captioner | None = captioner
         self._vision: VisionEncoder | None = None
+        self._experts: dict[str, EventExpert] = dict(experts or {})
         self.progress = progress
         self.console = console or Console(stderr=True)
         self.usage = Usage()
@@ -125,6 +153,14 @@ class Runner:
 
             self._vision = load_vision_encoder(self.config.vision_encoder)
         return self._vision
+
+    @property
+    def experts(self) -> list[EventExpert]:
+        """The configured event experts, loaded on first use."""
+        missing = [n for n in self.config.experts if n not in self._experts]
+        for n, e in zip(missing, load_experts(missing), strict=True):
+            self._experts[n] = e
+        return [self._experts[n] for n in self.config.experts]
 
     def embed(self, texts: Sequence[str], encoder: Any = None) -> np.ndarray:
         enc = encoder or self.encoder
@@ -229,12 +265,13 @@ class Runner:
         segment: Segment,
         summaries: list[tuple[float, str]],
         captions: list[tuple[float, str]],
+        evidence: list[tuple[float, str]] | None = None,
     ) -> Explanation | None:
         """One schema-constrained call; an invalid reply is retried once with the
         validation error, then the segment stays unexplained (never a crash)."""
         c = self.config
         messages = explain_messages(
-            c.prompts, segment.start_time, segment.end_time, summaries, captions
+            c.prompts, segment.start_time, segment.end_time, summaries, captions, evidence or []
         )
         schema = explanation_schema()
 
@@ -316,12 +353,114 @@ class Runner:
         raw = self._captions(source, sorted(set(frames)))
         return self.embed([raw[f] for f in frames])
 
+    def evidence(self, source: Source, centre_times: Sequence[float]) -> Evidence:
+        """Per-window event evidence from the configured experts (videos only)."""
+        c = self.config
+        if source.video is None or not c.experts or not centre_times:
+            return Evidence([{} for _ in centre_times])
+        collector = EvidenceCollector(
+            self.store,
+            self.experts,
+            self.usage,
+            self._bar,
+            every_seconds=c.expert_every_seconds,
+            sustain=c.expert_sustain,
+        )
+        return collector.collect(source, centre_times)
+
     def run(self, source: Source) -> Result:
         c = self.config
         t_start = time.perf_counter()
         ts = list(source.timestamps)
         centres = self.centres(source)
         windows = [window_frames(ts[f], ts, c.window_seconds, c.window_frames) for f in centres]
+        # 0. event evidence from the experts, and the facts the LLM reads ------------------
+        with self._stage("experts"):
+            ev = self.evidence(source, [ts[f] for f in centres])
+        facts = [
+            evidence_facts(e, ev.reporter, floor=c.fact_floor) if c.expert_facts else []
+            for e in ev.windows
+        ]
+        # 1-5. the language path: captions → clean → summaries → scores → refinement -----
+        if c.llm_weight > 0:
+            lang = self._language(source, centres, windows, facts)
+        else:  # experts only: no captioner, no LLM
+            n = len(centres)
+            lang = LanguageScores(
+                [], {}, [""] * n, [{"score": 0.0}] * n, np.zeros(n), [None] * n, np.zeros(n)
+            )
+        # 6. fusion with the evidence -------------------------------------------------------
+        fused = any(ev.windows)
+        final = (
+            fuse_all(
+                lang.refined,
+                ev.windows,
+                c.fusion_weights,
+                floor=c.evidence_floor,
+                llm_weight=c.llm_weight,
+            )
+            if fused
+            else lang.refined
+        )
+        # 7. every frame + segments -------------------------------------------------------
+        frame_scores = centre_to_frames(centres, final, source.n_frames, c.frame_mapping)
+        segments = self._segments(source, centres, final, frame_scores, lang.summaries)
+        # 8. explanations -----------------------------------------------------------------
+        if c.explain and c.llm_weight > 0 and segments:
+            self._explain_all(segments, ts, centres, windows, lang, facts)
+        wins = [
+            Window(
+                centre_frame=f,
+                centre_time=round(ts[f], 4),
+                frames=w,
+                captions=[lang.cleaned[i] for i in w if i in lang.cleaned],
+                summary=summ,
+                raw_score=d["score"],
+                score=float(a),
+                refined_score=float(r),
+                final_score=float(s) if fused else None,
+                option_probs=d.get("probs"),
+                zero_shot_score=z,
+                evidence=e,
+                facts=fa,
+            )
+            for f, w, summ, d, a, r, s, z, e, fa in zip(
+                centres,
+                windows,
+                lang.summaries,
+                lang.scored,
+                lang.filled,
+                lang.refined,
+                final,
+                lang.zero_shot,
+                ev.windows,
+                facts,
+                strict=True,
+            )
+        ]
+        wall = time.perf_counter() - t_start
+        provenance = self._provenance(source, wall, lang.captioned)
+        provenance["evidence"] = self._evidence_provenance(ev)
+        return Result(
+            input=source.name,
+            n_frames=source.n_frames,
+            fps=source.fps,
+            timestamps=[round(t, 4) for t in ts],
+            scores=[round(float(s), 6) for s in frame_scores],
+            windows=wins,
+            segments=segments,
+            provenance=provenance,
+        )
+
+    def _language(
+        self,
+        source: Source,
+        centres: list[int],
+        windows: list[list[int]],
+        facts: list[list[str]],
+    ) -> LanguageScores:
+        """Captions, cleaning, summaries, LLM scores and refinement of every window."""
+        c = self.config
         # without summaries each window's score reads the caption of its centre frame (or, when a
         # captions file has none there, of the window's sample nearest to the centre)
         scored_frames = [
@@ -388,13 +527,15 @@ class Runner:
             }
             summaries: list[str] = self._cached_stage("summarize", parts, summarise_all)
             bar.update(task, completed=len(centres))
+        # what the LLM scores: each summary (or caption) with its window's detector facts
+        texts = [with_facts(s, f) for s, f in zip(summaries, facts, strict=True)]
         # 4. scores --------------------------------------------------------------------
         with self._stage("score"), self._bar() as bar:
             task = bar.add_task("scores", total=len(centres))
 
             def score_all() -> list[dict[str, Any]]:
                 out = []
-                for s in summaries:
+                for s in texts:
                     out.append(self.score(s))
                     bar.advance(task)
                 return out
@@ -406,6 +547,7 @@ class Runner:
                 "mode": c.score_mode,
                 "max_tokens": c.score_max_tokens,
                 **({"question": p.question} if c.score_mode == "yesno" else {}),
+                **({"facts": facts} if any(facts) else {}),
             }
             scored: list[dict[str, Any]] = self._cached_stage("score", parts, score_all)
             bar.update(task, completed=len(centres))
@@ -418,11 +560,11 @@ class Runner:
                 f"({len(raw_scores)} windows, score_mode={c.score_mode})",
                 hint="use score_mode 'choice' or a stronger LLM; see the replies in the cache",
             ) from None
-        evidence: list[float | None] = [None] * len(centres)
+        zero_shot: list[float | None] = [None] * len(centres)
         if c.zero_shot_weight > 0:  # text-encoder evidence for the same texts the LLM scored
-            zs = self.zero_shot(self.embed(summaries))
+            zs = self.zero_shot(self.embed(texts))
             filled = (1 - c.zero_shot_weight) * filled + c.zero_shot_weight * zs
-            evidence = [float(z) for z in zs]
+            zero_shot = [float(z) for z in zs]
         # 5. refinement ----------------------------------------------------------------
         with self._stage("refine"):
 
@@ -436,7 +578,7 @@ class Runner:
                         np.stack([np.mean([image_emb[i] for i in w], axis=0) for w in windows])
                     )
                 r = refine_scores(
-                    filled, clip_emb, self.embed(summaries, vis), c.refine_k, c.refine_temperature
+                    filled, clip_emb, self.embed(texts, vis), c.refine_k, c.refine_temperature
                 )
                 return r.tolist()
 
@@ -449,10 +591,20 @@ class Runner:
                 **({"zero_shot_weight": c.zero_shot_weight} if c.zero_shot_weight > 0 else {}),
             }
             refined = np.asarray(self._cached_stage("refine", parts, refine))
-        # 6. every frame + segments ----------------------------------------------------
-        frame_scores = centre_to_frames(centres, refined, source.n_frames, c.frame_mapping)
+        return LanguageScores(needed, cleaned, summaries, scored, filled, zero_shot, refined)
+
+    def _segments(
+        self,
+        source: Source,
+        centres: list[int],
+        window_scores: np.ndarray,
+        frame_scores: np.ndarray,
+        summaries: list[str],
+    ) -> list[Segment]:
+        c = self.config
+        ts = list(source.timestamps)
         if c.segmentation == "auto":
-            thr = auto_threshold(refined, hysteresis=c.hysteresis)
+            thr = auto_threshold(window_scores, hysteresis=c.hysteresis)
             spans = hysteresis_segments(frame_scores, ts, thr.high, thr.low, c.min_segment_seconds)
             self.segmentation = {"mode": "auto", "high": thr.high, "low": thr.low, "how": thr.how}
         else:
@@ -462,7 +614,7 @@ class Runner:
         segments = []
         for s in spans:
             inside = [j for j, f in enumerate(centres) if s.start <= f <= s.end]
-            peak = max(inside, key=lambda j: (refined[j], -j)) if inside else None
+            peak = max(inside, key=lambda j: (window_scores[j], -j)) if inside else None
             keys = sorted({s.start, s.end, *([centres[peak]] if peak is not None else [])})
             segments.append(
                 Segment(
@@ -472,56 +624,62 @@ class Runner:
                     end_time=round(ts[s.end] + frame_dt, 4),
                     peak_score=float(frame_scores[s.start : s.end + 1].max()),
                     mean_score=float(frame_scores[s.start : s.end + 1].mean()),
-                    summaries=list(dict.fromkeys(summaries[j] for j in inside)),
+                    summaries=[x for x in dict.fromkeys(summaries[j] for j in inside) if x],
                     key_frames=keys,
                 )
             )
-        # 7. explanations --------------------------------------------------------------
-        if c.explain and segments:
-            with self._stage("explain"), self._bar() as bar:
-                task = bar.add_task("explanations", total=len(segments))
-                for seg in segments:
-                    inside = [
-                        j for j, f in enumerate(centres) if seg.start_frame <= f <= seg.end_frame
-                    ]
-                    frames = sorted(
-                        {i for j in inside for i in windows[j]}
-                        | {f for f in cleaned if seg.start_frame <= f <= seg.end_frame}
-                    )
-                    seg.explanation = self.explain(
-                        seg,
-                        [(ts[centres[j]], summaries[j]) for j in inside] if c.summarize else [],
-                        [(ts[f], cleaned[f]) for f in frames if f in cleaned],
-                    )
-                    bar.advance(task)
-        wins = [
-            Window(
-                centre_frame=f,
-                centre_time=round(ts[f], 4),
-                frames=w,
-                captions=[cleaned[i] for i in w],
-                summary=summ,
-                raw_score=d["score"],
-                score=float(a),
-                refined_score=float(r),
-                option_probs=d.get("probs"),
-                zero_shot_score=z,
-            )
-            for f, w, summ, d, a, r, z in zip(
-                centres, windows, summaries, scored, filled, refined, evidence, strict=True
-            )
-        ]
-        wall = time.perf_counter() - t_start
-        return Result(
-            input=source.name,
-            n_frames=source.n_frames,
-            fps=source.fps,
-            timestamps=[round(t, 4) for t in ts],
-            scores=[round(float(s), 6) for s in frame_scores],
-            windows=wins,
-            segments=segments,
-            provenance=self._provenance(source, wall, needed),
-        )
+        return segments
+
+    def _explain_all(
+        self,
+        segments: list[Segment],
+        ts: list[float],
+        centres: list[int],
+        windows: list[list[int]],
+        lang: LanguageScores,
+        facts: list[list[str]],
+    ) -> None:
+        c = self.config
+        with self._stage("explain"), self._bar() as bar:
+            task = bar.add_task("explanations", total=len(segments))
+            for seg in segments:
+                inside = [j for j, f in enumerate(centres) if seg.start_frame <= f <= seg.end_frame]
+                frames = sorted(
+                    {i for j in inside for i in windows[j]}
+                    | {f for f in lang.cleaned if seg.start_frame <= f <= seg.end_frame}
+                )
+                seg.explanation = self.explain(
+                    seg,
+                    [(ts[centres[j]], lang.summaries[j]) for j in inside] if c.summarize else [],
+                    [(ts[f], lang.cleaned[f]) for f in frames if f in lang.cleaned],
+                    [(ts[centres[j]], "; ".join(facts[j])) for j in inside if facts[j]],
+                )
+                bar.advance(task)
+
+    def _evidence_provenance(self, ev: Evidence) -> dict[str, Any]:
+        c = self.config
+        from langvad.vision.experts import expert_infos
+
+        infos = expert_infos()
+        return {
+            "experts": [
+                {
+                    "name": n,
+                    "identity": self._experts[n].identity if n in self._experts else None,
+                    **{k: v for k, v in dataclasses.asdict(infos[n]).items() if k != "name"},
+                    "package_version": _package_version(infos[n].package),
+                }
+                for n in c.experts
+                if n in infos
+            ],
+            "fusion": {
+                "formula": FUSION_FORMULA,
+                "weights": c.fusion_weights,
+                "floor": c.evidence_floor,
+                "llm_weight": c.llm_weight,
+            },
+            "clips": ev.clips,
+        }
 
     @staticmethod
     def _scored_frame(source: Source, centre: int, window: Sequence[int]) -> int:

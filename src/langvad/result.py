@@ -19,9 +19,12 @@ class Window(BaseModel):
     summary: str
     raw_score: float | None  # None: the reply could not be parsed (interpolated)
     score: float  # after interpolation of failures
-    refined_score: float
+    refined_score: float  # the LLM score after refinement
+    final_score: float | None = None  # after fusion with expert evidence (None: no experts)
     option_probs: dict[str, float] | None = None
     zero_shot_score: float | None = None  # text-encoder evidence, when blended in
+    evidence: dict[str, float] = Field(default_factory=dict)  # event class → probability
+    facts: list[str] = Field(default_factory=list)  # the evidence as the LLM read it
 
 
 class Explanation(BaseModel):

@@ -78,6 +78,9 @@ class _Models:
     def __init__(self) -> None:
         self.llm: Any = None
         self.encoder: TextEncoder | None = None
+        self.captioner: Any = None
+        self.captioner_spec: str | None = None
+        self.experts: dict[str, Any] = {}
 
     def runner(self, config: Config, store: Store, console: Console) -> Runner:
         same_llm = self.llm is not None and getattr(self.llm, "name", None) in (None, config.llm)
@@ -86,6 +89,8 @@ class _Models:
             store=store,
             llm=self.llm if same_llm else None,
             encoder=self.encoder,
+            captioner=self.captioner if config.captioner == self.captioner_spec else None,
+            experts=self.experts,
             progress=False,
             console=console,
         )
@@ -93,6 +98,9 @@ class _Models:
     def keep(self, runner: Runner) -> None:
         self.llm = runner._llm or self.llm
         self.encoder = runner._encoder or self.encoder
+        if runner._captioner is not None:
+            self.captioner, self.captioner_spec = runner._captioner, runner.config.captioner
+        self.experts.update(runner._experts)
 
 
 def open_item(item: EvalItem, base: Config) -> Source:

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from langvad.config import CONTEXT_UCF, CONTEXT_XD, Config
+from langvad.config import CONTEXT_UCF, CONTEXT_XD, DEFAULT_EXPERTS, Config
 from langvad.errors import InputError
 
 CONTEXT_PLAIN = (
@@ -109,6 +109,39 @@ VARIANTS: dict[str, Variant] = {
             )
             for w in (0.25, 0.5)
         ],
+        _v(
+            "describer-only",
+            "experts",
+            "no event experts: captions and the LLM alone",
+            overrides={"experts": []},
+        ),
+        _v(
+            "experts-only",
+            "experts",
+            "event experts alone (no captioner, no LLM): fused evidence is the score",
+            overrides={"llm_weight": 0.0},
+        ),
+        _v(
+            "facts-only",
+            "experts",
+            "experts' findings enter the LLM's text, but not the score fusion",
+            overrides={"fusion_weights": {}},
+        ),
+        _v(
+            "fusion-only",
+            "experts",
+            "experts enter the score fusion, but not the LLM's text",
+            overrides={"expert_facts": False},
+        ),
+        *[
+            _v(
+                f"no-{name}",
+                "experts",
+                f"all event experts but {name}",
+                overrides={"experts": [e for e in DEFAULT_EXPERTS if e != name]},
+            )
+            for name in DEFAULT_EXPERTS
+        ],
         _v("T2.5-N10", "window", "window T = 2.5 s, N = 10", overrides={"window_seconds": 2.5}),
         _v(
             "T5-N5",
@@ -141,6 +174,14 @@ GROUPS: dict[str, list[str]] = {
     "k-sweep": ["full"] + [n for n, v in VARIANTS.items() if v.group == "k-sweep"],
     "fusion": ["full", "fuse25", "fuse50", "zero-shot"],
     "window": ["full", "T2.5-N10", "T5-N5", "T10-N20"],
+    "experts": [
+        "full",
+        "describer-only",
+        "experts-only",
+        "facts-only",
+        "fusion-only",
+        *[f"no-{name}" for name in DEFAULT_EXPERTS],
+    ],
     "all": list(VARIANTS),
 }
 

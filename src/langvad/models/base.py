@@ -26,6 +26,8 @@ class Usage:
     cache_hits: int = 0
     captioner_calls: int = 0  # frames sent to the captioner
     captioner_seconds: float = 0.0
+    expert_calls: int = 0  # clips scored by event experts
+    expert_seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:

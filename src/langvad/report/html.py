@@ -104,12 +104,18 @@ def _plot_data(result: Result, duration: float) -> dict[str, Any]:
         "times": result.timestamps,
         "scores": result.scores,
         "window_times": [w.centre_time for w in windows],
-        "window_scores": [w.score for w in windows],
+        "window_scores": [_window_score(w) for w in windows],
         "window_summaries": [w.summary for w in windows],
         "segments": [[s.start_time, s.end_time] for s in result.segments],
         "threshold": result.provenance.get("config", {}).get("threshold"),
         "duration": duration,
     }
+
+
+def _window_score(w: Any) -> float:
+    """The window's final score: fused with expert evidence when there was any, else the
+    refined LLM score."""
+    return w.final_score if w.final_score is not None else w.refined_score
 
 
 def _is_number(v: Any) -> bool:
@@ -151,8 +157,9 @@ def render_html(
             {
                 "start": a,
                 "label": f"{_fmt_time(a)}–{_fmt_time(b)}",
-                "score": w.score,
+                "score": _window_score(w),
                 "summary": w.summary,
+                "facts": w.facts,
             }
             for w, (a, b) in zip(windows, ranges, strict=True)
         ],

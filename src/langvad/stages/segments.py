@@ -45,13 +45,19 @@ def auto_threshold(
     """Per-video threshold. When the window scores split into two groups (spread ≥
     ``min_spread``) the Otsu split, clamped to [floor, ceiling] so that an all-normal video
     cannot produce a segment from noise and an all-anomalous one stays whole; otherwise
-    (a flat curve) the scale's midpoint 0.5. ``low`` = ``high`` − ``hysteresis``."""
+    (a flat curve) the scale's midpoint 0.5. ``low`` = ``high`` − ``hysteresis``, but never
+    below halfway between ``high`` and the mean of the windows under it: a segment may
+    extend over windows close to its peak level, not over the video's normal level."""
     s = np.asarray(window_scores, np.float64)
     if len(s) >= 2 and s.max() - s.min() >= min_spread:
         high, how = float(np.clip(otsu_threshold(s), floor, ceiling)), "otsu"
     else:
         high, how = 0.5, "flat"
-    return AutoThreshold(high=round(high, 4), low=round(max(0.0, high - hysteresis), 4), how=how)
+    low = high - hysteresis
+    below = s[s < high]
+    if len(below):
+        low = max(low, (high + float(below.mean())) / 2)
+    return AutoThreshold(high=round(high, 4), low=round(max(0.0, low), 4), how=how)
 
 
 def hysteresis_segments(

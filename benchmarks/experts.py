@@ -1,0 +1,90 @@
+"""Cost of the event experts: `langvad detect` with and without them, in one run on one
+machine, on the labelled clips that matter for speed.
+
+    python benchmarks/experts.py [--clips vtest.avi,Fighting033_x264_570_841.mp4]
+
+Each run is a separate `langvad detect` process (default `fast` profile, scene describer +
+Qwen2.5-Coder-1.5B, explanations on) with an empty artefact cache, so wall time, real-time
+factor and peak RSS are its own. Prints a Markdown table with the with/without ratio per clip
+(machines differ in speed; the ratio is what carries over) and writes runs/bench/experts.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+CLIPS = REPO.parent / "shared" / "data" / "clips"
+
+
+def detect(video: Path, experts: str, work: Path) -> dict[str, Any]:
+    out = work / f"{video.stem}-{experts.replace(',', '_')}"
+    env = dict(os.environ, LANGVAD_CACHE=str(work / f"cache-{out.name}"))
+    cmd = [
+        sys.executable, "-m", "langvad.cli", "detect", str(video), "--out", str(out),
+        "--experts", experts, "--quiet", "--no-report",
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    res = json.loads((out / "result.json").read_text())
+    u = res["provenance"]["usage"]
+    return {
+        "segments": [(s["start_time"], s["end_time"]) for s in res["segments"]],
+        "wall": u["wall_seconds"],
+        "rtf": u.get("real_time_factor"),
+        "rss": u["peak_rss_mib"] / 1024,
+        "expert_s": u.get("expert_seconds", 0.0),
+        "expert_clips": u.get("expert_calls", 0),
+        "caption_s": u["captioner_seconds"],
+        "llm_s": u["llm_seconds"],
+        "video_s": u["video_seconds"],
+    }
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--clips", default="vtest.avi,Fighting033_x264_570_841.mp4")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in args.clips.split(","):
+            video = CLIPS / name
+            if not video.exists():
+                print(f"missing {video}: clone with ../shared beside the repo", file=sys.stderr)
+                return 2
+            base = detect(video, "none", Path(tmp))
+            full = detect(video, "violence,motion,fall", Path(tmp))
+            rows.append((name, base, full))
+    head = (
+        "| clip | video s | experts | segments | expert clips | expert s | captioner s | "
+        "LLM s | wall s | real-time factor | peak RSS GiB |\n" + "|---" * 11 + "|"
+    )
+    lines = [head]
+    for name, base, full in rows:
+        for label, r in (("none", base), ("violence, motion, fall", full)):
+            segs = ", ".join(f"{a:.1f}–{b:.1f}" for a, b in r["segments"]) or "none"
+            lines.append(
+                f"| {name} | {r['video_s']:.1f} | {label} | {segs} | {r['expert_clips']} | "
+                f"{r['expert_s']:.1f} | {r['caption_s']:.1f} | {r['llm_s']:.1f} | "
+                f"{r['wall']:.1f} | {r['rtf']:.2f} | {r['rss']:.2f} |"
+            )
+        lines.append(
+            f"| {name} | | with / without | | | | | | {full['wall'] / base['wall']:.2f}× | "
+            f"{full['rtf'] / base['rtf']:.2f}× | {full['rss'] / base['rss']:.2f}× |"
+        )
+    text = "\n".join(lines)
+    print(text)
+    dest = REPO / "runs" / "bench"
+    dest.mkdir(parents=True, exist_ok=True)
+    (dest / "experts.md").write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

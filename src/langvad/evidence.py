@@ -1,0 +1,161 @@
+"""Runs the event experts over a video's windows: plans each expert's clips, reads only the
+frames those clips need (one sequential decode, a bounded frame buffer), scores each clip
+once — cached per (expert, video, clip frames), committed as soon as it is computed — and
+pools clip probabilities into per-window evidence."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from rich.progress import Progress
+
+from langvad.config import stable_hash
+from langvad.models.base import Usage
+from langvad.source import Source
+from langvad.stages.evidence import clip_anchors, pool_windows, sustained, window_cells
+from langvad.store import Store
+from langvad.video import read_frames
+from langvad.vision.experts.base import EventExpert, clip_indices
+
+
+@dataclass(frozen=True)
+class Clip:
+    expert: str
+    window: int
+    time: float  # clip centre, seconds
+    frames: tuple[int, ...]
+
+
+@dataclass
+class Evidence:
+    """Per-window evidence (class → probability) and what it came from."""
+
+    windows: list[dict[str, float]]
+    clips: list[dict[str, Any]] = field(default_factory=list)
+    reporter: dict[str, str] = field(default_factory=dict)  # class → expert name
+
+
+def plan_clips(
+    experts: Sequence[EventExpert],
+    timestamps: Sequence[float],
+    centre_times: Sequence[float],
+    duration: float,
+    every_seconds: float,
+) -> list[Clip]:
+    """Every expert's clips, in time order per expert."""
+    anchors = clip_anchors(window_cells(centre_times, duration), every_seconds)
+    return [
+        Clip(e.info.name, j, t, tuple(clip_indices(timestamps, t, e.clip_frames, e.clip_fps)))
+        for e in experts
+        for j, ts in enumerate(anchors)
+        for t in ts
+    ]
+
+
+def iter_clip_frames(
+    source: Source, clips: Sequence[Clip], max_side: int | None
+) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """(position in ``clips``, frames) for each clip, decoding the video once and keeping
+    only the frames that a clip still to come needs."""
+    assert source.video is not None
+    if not clips:
+        return
+    order = sorted(range(len(clips)), key=lambda i: (max(clips[i].frames), i))
+    need = sorted({f for c in clips for f in c.frames})
+    buf: dict[int, np.ndarray] = {}
+    k = 0
+    for f, _t, rgb in read_frames(source.video, need, max_side=max_side):
+        buf[f] = rgb
+        while k < len(order) and max(clips[order[k]].frames) <= f:
+            i = order[k]
+            yield i, [buf[x] for x in clips[i].frames]
+            k += 1
+        keep_from = min((min(clips[order[j]].frames) for j in range(k, len(order))), default=f + 1)
+        for x in [x for x in buf if x < keep_from]:
+            del buf[x]
+
+
+class EvidenceCollector:
+    def __init__(
+        self,
+        store: Store,
+        experts: Sequence[EventExpert],
+        usage: Usage,
+        bar: Callable[[], Progress],
+        *,
+        every_seconds: float,
+        sustain: bool,
+        max_side: int | None = None,
+    ) -> None:
+        self.store = store
+        self.experts = {e.info.name: e for e in experts}
+        self.usage = usage
+        self._bar = bar
+        self.every_seconds = every_seconds
+        self.sustain = sustain
+        self.max_side = max_side
+
+    def _key(self, expert: EventExpert, source: Source, clip: Clip) -> str:
+        return stable_hash(
+            {"expert": expert.identity, "src": source.fingerprint, "frames": list(clip.frames)}
+        )
+
+    def collect(self, source: Source, centre_times: Sequence[float]) -> Evidence:
+        if source.video is None or not self.experts or not centre_times:
+            return Evidence([{} for _ in centre_times])
+        ts = list(source.timestamps)
+        duration = ts[-1] + (1.0 / source.fps if source.fps > 0 else 0.0)
+        clips = plan_clips(
+            list(self.experts.values()), ts, centre_times, duration, self.every_seconds
+        )
+        keys = [self._key(self.experts[c.expert], source, c) for c in clips]
+        raw: dict[int, dict[str, float]] = {}
+        todo = []
+        for i, k in enumerate(keys):
+            hit = self.store.get_call(k)
+            if hit is None:
+                todo.append(i)
+            else:
+                raw[i] = hit
+        if todo:
+            with self._bar() as bar:
+                task = bar.add_task("event experts", total=len(todo))
+                sub = [clips[i] for i in todo]
+                for pos, frames in iter_clip_frames(source, sub, self.max_side):
+                    i = todo[pos]
+                    expert = self.experts[clips[i].expert]
+                    t0 = time.perf_counter()
+                    value = {c: round(float(v), 6) for c, v in expert.score(frames).items()}
+                    self.usage.expert_seconds += time.perf_counter() - t0
+                    self.usage.expert_calls += 1
+                    self.store.put_call(keys[i], "expert", value)
+                    raw[i] = value
+                    bar.advance(task)
+        probs: list[dict[str, float]] = [{} for _ in clips]
+        reporter: dict[str, str] = {}
+        for name, expert in self.experts.items():
+            mine = [i for i, c in enumerate(clips) if c.expert == name]
+            cal = expert.calibrate([raw[i] for i in mine])
+            if self.sustain and expert.lasting:
+                cal = sustained(cal)
+            for i, p in zip(mine, cal, strict=True):
+                probs[i] = p
+            for c in expert.info.classes:
+                reporter[c] = name
+        windows = pool_windows(probs, [c.window for c in clips], len(centre_times))
+        details = [
+            {
+                "expert": c.expert,
+                "window": c.window,
+                "time": round(c.time, 3),
+                "frames": [c.frames[0], c.frames[-1]],
+                "raw": raw[i],
+                "evidence": probs[i],
+            }
+            for i, c in enumerate(clips)
+        ]
+        return Evidence(windows, details, reporter)
