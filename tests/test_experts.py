@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import CLIPS, need_shared
 
 from langvad.config import preset_config
 from langvad.stages.evidence import (
@@ -24,7 +25,6 @@ from langvad.stages.evidence import (
     with_facts,
 )
 from langvad.vision.experts.base import clip_indices
-from tests.conftest import CLIPS, need_shared
 
 FIGHT = CLIPS / "Fighting033_x264_570_841.mp4"
 MIND = CLIPS / "A_Beautiful_Mind_label_A_1845_2101.mp4"
@@ -106,6 +106,37 @@ def test_facts_read_as_language() -> None:
     ]
     assert with_facts("Two men.", facts[:1]).startswith("Two men. Detectors: a violent")
     assert with_facts("Two men.", []) == "Two men."
+
+
+def test_motion_is_relative_to_the_past_and_ignores_a_cut() -> None:
+    from langvad.vision.experts.motion import MotionExpert, motion_level
+
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(2))
+    assert motion_level([a] * 4 + [b] * 4) == 0.0  # one scene cut: not motion
+    moving = [np.roll(a, 3 * i, axis=1) for i in range(8)]
+    assert motion_level(moving) > 0.1
+    m = MotionExpert()
+    cal = m.calibrate([{"motion": 0.01}] * 5 + [{"motion": 0.2}, {"motion": 0.01}])
+    p = [c["sudden_motion"] for c in cal]
+    assert p[0] == 0.0  # no past yet
+    assert max(p[1:5]) < 0.05 and p[5] > 0.95 and p[6] < 0.05
+
+
+def test_fall_needs_upright_then_lying_in_the_same_place() -> None:
+    pytest.importorskip("mediapipe")
+    from langvad.vision.describer.pose import PoseReading, Posture
+    from langvad.vision.experts.fall import fall_evidence
+
+    up = PoseReading(Posture.UPRIGHT, 5.0, 0.4, (100, 50, 140, 200))
+    down = PoseReading(Posture.LYING, 80.0, 2.5, (80, 160, 200, 200))
+    far = PoseReading(Posture.LYING, 80.0, 2.5, (500, 400, 620, 440))
+    diag = math.hypot(640, 480)
+    assert fall_evidence([up, up, down, None, down], diag)["fall"] == 0.97
+    assert fall_evidence([up, down, up], diag)["fall"] == 0.75
+    assert fall_evidence([up, far, far], diag)["fall"] == 0.0  # someone else, elsewhere
+    assert fall_evidence([down, down, down], diag) == {"fall": 0.0, "person_down": 0.7}
+    assert fall_evidence([None, None], diag) == {"fall": 0.0, "person_down": 0.0}
 
 
 # -- the violence model --------------------------------------------------------------------
@@ -287,3 +318,20 @@ def test_fight_found_and_explained_from_the_video_alone(tmp_path: Path) -> None:
     e = seg.explanation
     text = f"{e.title} {e.category} {e.what_happened} {e.why_anomalous}".lower()
     assert any(word in text for word in ("fight", "violen", "struggl", "assault")), text
+
+
+def test_unknown_expert_is_a_clear_error(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "langvad.cli", "detect", str(need_shared(FIGHT)),
+         "--experts", "violence,fire", "--quiet"],
+        env={**os.environ, "LANGVAD_CACHE": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 2
+    assert "'fire'" in r.stderr and "Traceback" not in r.stderr

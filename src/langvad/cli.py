@@ -331,6 +331,14 @@ def models(
         ok = packaged_available(m.name)
         table.add_row(m.name, "yes" if ok else "no", m.description, m.pip_spec)
     out.print(table)
+    from langvad.vision.experts import expert_infos
+
+    experts = Table(title="event experts (--experts)")
+    for col in ("name", "classes", "model", "weights from", "licence"):
+        experts.add_column(col)
+    for info in expert_infos().values():
+        experts.add_row(info.name, ", ".join(info.classes), info.model, info.package, info.licence)
+    out.print(experts)
 
 
 def _register_extra_commands() -> None:

@@ -2,9 +2,10 @@
 same video's recent past.
 
 The absolute amount of motion says little (a calm film scene with camera moves has more than
-a CCTV fight), so the raw clip value — the mean absolute grey-level change between
-consecutive frames at 96 px width — becomes a probability only relative to the median of the
-previous ``history`` clips of the same video (causal: a clip never looks ahead):
+a CCTV fight), so the raw clip value — the median, over the clip's consecutive frame pairs,
+of their mean absolute grey-level change at 96 px width (a single scene cut is ignored) —
+becomes a probability only relative to the median of the previous ``history`` clips of the
+same video (causal: a clip never looks ahead):
 
     p = sigmoid(slope · (log((m + ε) / (median_past + ε)) − log(ratio)))
 
@@ -42,11 +43,12 @@ def grey_small(rgb: np.ndarray, width: int = WIDTH) -> np.ndarray:
 
 
 def motion_level(frames: Sequence[np.ndarray]) -> float:
-    """Mean absolute difference between consecutive frames, in [0, 1]."""
+    """Median over consecutive frame pairs of their mean absolute difference, in [0, 1]: the
+    median ignores a single scene cut inside the clip, which is editing, not motion."""
     g = [grey_small(f) for f in frames]
     if len(g) < 2:
         return 0.0
-    return float(np.mean([np.abs(b - a).mean() for a, b in zip(g, g[1:], strict=False)]) / 255)
+    return float(np.median([np.abs(b - a).mean() for a, b in zip(g, g[1:], strict=False)]) / 255)
 
 
 class MotionExpert:
@@ -70,7 +72,7 @@ class MotionExpert:
 
     @property
     def identity(self) -> str:
-        return f"motion-diff-w{WIDTH}"
+        return f"motion-median-diff-w{WIDTH}"
 
     def score(self, frames: Sequence[np.ndarray]) -> dict[str, float]:
         return {"motion": motion_level(frames)}
