@@ -335,3 +335,33 @@ def test_unknown_expert_is_a_clear_error(tmp_path: Path) -> None:
     )  # fmt: skip
     assert r.returncode == 2
     assert "'fire'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_events_carry_the_segment_evidence() -> None:
+    from langvad.report.events import event_record
+    from langvad.result import Result, Segment, Window
+
+    def win(frame: int, ev: dict, facts: list) -> Window:
+        return Window(
+            centre_frame=frame, centre_time=frame / 10, frames=[frame], captions=["c"],
+            summary="s", raw_score=0.4, score=0.4, refined_score=0.4, final_score=0.9,
+            evidence=ev, facts=facts,
+        )  # fmt: skip
+
+    fact = "a violent struggle or fight between people is very likely (violence detector 0.99)"
+    windows = [
+        win(0, {"violence": 0.1}, []),
+        win(40, {"violence": 0.99, "fall": 0.2}, [fact]),
+        win(80, {"violence": 0.95}, [fact]),
+    ]
+    seg = Segment(
+        start_frame=30, end_frame=99, start_time=3.0, end_time=10.0, peak_score=0.9,
+        mean_score=0.8,
+    )  # fmt: skip
+    res = Result(
+        input="x", n_frames=100, fps=10.0, timestamps=[i / 10 for i in range(100)],
+        scores=[0.5] * 100, windows=windows, segments=[seg], provenance={},
+    )  # fmt: skip
+    rec = event_record(res, 0, seg)
+    assert rec["evidence"] == {"violence": 0.99, "fall": 0.2}
+    assert rec["facts"] == [fact]

@@ -21,7 +21,7 @@ DEFAULT_FUSION_WEIGHTS: dict[str, float] = {
     "violence": 0.95,
     "fall": 0.8,
     "person_down": 0.5,
-    "sudden_motion": 0.3,
+    "sudden_motion": 0.0,  # change is not anomaly: a burst of motion only enters the text
 }
 
 SUMMARY_PROMPT = (

@@ -31,7 +31,22 @@ def event_record(result: Result, index: int, segment: Segment) -> dict[str, Any]
     for field in EVENT_FIELDS:
         record[field] = getattr(e, field) if e is not None else None
     record["summaries"] = list(segment.summaries)
+    record["evidence"], record["facts"] = segment_evidence(result, segment)
     return record
+
+
+def segment_evidence(result: Result, segment: Segment) -> tuple[dict[str, float], list[str]]:
+    """The event experts' findings inside a segment: each class's highest probability over
+    the windows whose centre lies in it, and their facts (each once, in time order)."""
+    inside = [
+        w for w in result.windows if segment.start_frame <= w.centre_frame <= segment.end_frame
+    ]
+    best: dict[str, float] = {}
+    for w in inside:
+        for c, p in w.evidence.items():
+            best[c] = max(best.get(c, 0.0), round(float(p), 6))
+    facts = list(dict.fromkeys(f for w in inside for f in w.facts))
+    return best, facts
 
 
 def write_events(result: Result, out_dir: str | Path, video: Path | None = None) -> Path:
