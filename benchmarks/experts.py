@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -26,12 +25,12 @@ CLIPS = REPO.parent / "shared" / "data" / "clips"
 
 def detect(video: Path, experts: str, work: Path) -> dict[str, Any]:
     out = work / f"{video.stem}-{experts.replace(',', '_')}"
-    env = dict(os.environ, LANGVAD_CACHE=str(work / f"cache-{out.name}"))
     cmd = [
         sys.executable, "-m", "langvad.cli", "detect", str(video), "--out", str(out),
         "--experts", experts, "--quiet", "--no-report",
+        "--cache", str(work / f"cache-{out.name}.sqlite"),  # empty: a cold run
     ]  # fmt: skip
-    subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     res = json.loads((out / "result.json").read_text())
     u = res["provenance"]["usage"]
     return {
