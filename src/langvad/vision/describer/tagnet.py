@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from langvad.vision.onnx_export import OnnxGraph
+
 INPUT_SIZE = 224
 BN_EPS = 1e-3
 OPSET = 13
@@ -57,32 +59,8 @@ def fold_bn(w: np.ndarray, sd: dict[str, np.ndarray], bn: str) -> tuple[np.ndarr
     return (w * scale[:, None, None, None]).astype(np.float32), bias.astype(np.float32)
 
 
-class _Graph:
-    """Accumulates ONNX nodes and initialisers."""
-
-    def __init__(self) -> None:
-        from onnx import numpy_helper
-
-        self._np = numpy_helper
-        self.nodes: list = []
-        self.inits: list = []
-        self._n = 0
-
-    def name(self, stem: str) -> str:
-        self._n += 1
-        return f"{stem}_{self._n}"
-
-    def const(self, arr: np.ndarray, stem: str) -> str:
-        n = self.name(stem)
-        self.inits.append(self._np.from_array(np.ascontiguousarray(arr), n))
-        return n
-
-    def node(self, op: str, inputs: list[str], stem: str, **attrs: object) -> str:
-        from onnx import helper
-
-        out = self.name(stem)
-        self.nodes.append(helper.make_node(op, inputs, [out], name=out, **attrs))
-        return out
+class _Graph(OnnxGraph):
+    """The graph plus EfficientNet's convolution + folded batch norm (+ ReLU6)."""
 
     def conv_bn(
         self,
@@ -119,7 +97,7 @@ class _Graph:
 def build_lite0_onnx(sd: dict[str, np.ndarray]) -> bytes:
     """Serialised ONNX model: input ``image`` (N,3,224,224) float32 normalised, output
     ``logits`` (N,1000)."""
-    from onnx import TensorProto, checker, helper
+    from onnx import helper
 
     g = _Graph()
     x, size = g.conv_bn("image", INPUT_SIZE, sd, "_conv_stem", "_bn0", stride=2)
@@ -145,16 +123,6 @@ def build_lite0_onnx(sd: dict[str, np.ndarray]) -> bytes:
     fc_w = g.const(sd["_fc.weight"].astype(np.float32), "fc.w")
     fc_b = g.const(sd["_fc.bias"].astype(np.float32), "fc.b")
     g.nodes.append(helper.make_node("Gemm", [x, fc_w, fc_b], ["logits"], name="fc", transB=1))
-    graph = helper.make_graph(
-        g.nodes,
-        "efficientnet_lite0",
-        [helper.make_tensor_value_info("image", TensorProto.FLOAT, ["N", 3, 224, 224])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 1000])],
-        g.inits,
+    return g.serialise(
+        "efficientnet_lite0", [("image", ["N", 3, 224, 224])], [("logits", ["N", 1000])], OPSET
     )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="langvad"
-    )
-    model.ir_version = 8
-    checker.check_model(model)
-    return model.SerializeToString()

