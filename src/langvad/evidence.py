@@ -65,6 +65,10 @@ def iter_clip_frames(
     if not clips:
         return
     order = sorted(range(len(clips)), key=lambda i: (max(clips[i].frames), i))
+    # keep_from[k]: the first frame any clip from order[k] on still needs
+    keep_from = [0] * len(order) + [2**62]
+    for k in range(len(order) - 1, -1, -1):
+        keep_from[k] = min(min(clips[order[k]].frames), keep_from[k + 1])
     need = sorted({f for c in clips for f in c.frames})
     buf: dict[int, np.ndarray] = {}
     k = 0
@@ -74,8 +78,7 @@ def iter_clip_frames(
             i = order[k]
             yield i, [buf[x] for x in clips[i].frames]
             k += 1
-        keep_from = min((min(clips[order[j]].frames) for j in range(k, len(order))), default=f + 1)
-        for x in [x for x in buf if x < keep_from]:
+        for x in [x for x in buf if x < keep_from[k]]:
             del buf[x]
 
 
