@@ -73,7 +73,11 @@ def detect(
         ),
     ] = None,
     score_mode: Annotated[
-        str | None, typer.Option(help="choice (default), generate or yesno")
+        str | None,
+        typer.Option(
+            help="rules (fast's default: read each description as short items, judge them "
+            "against the rules), keywords, choice (lavad's default), generate or yesno"
+        ),
     ] = None,
     stride: Annotated[int | None, typer.Option(help="frames between centre frames")] = None,
     centre_fps: Annotated[
@@ -117,6 +121,13 @@ def detect(
             help="what is normal/abnormal at this camera, e.g. 'loading dock; trucks at night "
             "are normal; anyone climbing the fence is not' (enters summary, score and "
             "explanation prompts)"
+        ),
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            help="rules file (Markdown: '# Scene', '# Normal', '# Abnormal' lists; write one "
+            "with langvad induce): replaces the preset's scene and rules of normality"
         ),
     ] = None,
     explain: Annotated[
@@ -180,6 +191,10 @@ def detect(
             if config
             else preset_config(preset, profile, **overrides)
         )
+        if rules is not None:
+            from langvad.rules import load_rules, with_rules
+
+            cfg = with_rules(cfg, load_rules(rules))
         if context is not None:
             cfg = cfg.model_copy(
                 update={"prompts": cfg.prompts.model_copy(update={"scene": context.strip()})}
@@ -261,6 +276,9 @@ def eval_(
         str | None, typer.Option(help="prompt preset (default: the dataset's own)")
     ] = None,
     config: Annotated[Path | None, typer.Option(help="JSON config file (base config)")] = None,
+    rules: Annotated[
+        Path | None, typer.Option(help="rules file (see langvad induce) for every variant")
+    ] = None,
     llm: Annotated[str | None, typer.Option(help="LLM name, .gguf path or spec")] = None,
     threshold: Annotated[
         float | None, typer.Option(help="threshold for false-alarm rate and segments")
@@ -288,6 +306,10 @@ def eval_(
             if config
             else preset_config(name, profile, **over)
         )
+        if rules is not None:
+            from langvad.rules import load_rules, with_rules
+
+            base = with_rules(base, load_rules(rules))
         items = load_dataset(root, dataset, limit=limit)
         run = run_eval(
             dataset,
@@ -342,10 +364,12 @@ def models(
 
 
 def _register_extra_commands() -> None:
+    from langvad.induce_command import induce as induce_cmd
     from langvad.report.command import report as report_cmd
     from langvad.serve import serve as serve_cmd
 
     app.command("report")(report_cmd)
+    app.command("induce")(induce_cmd)
     app.command("serve")(serve_cmd)
 
 

@@ -56,7 +56,9 @@ class Prompts(BaseModel):
     yes/no form of P_C used by ``score_mode="yesno"``.
 
     ``scene`` says what is normal where the camera is (written from a dataset's public
-    description or by the user); when set it is prepended to P_C and P_S.
+    description or by the user); when set it is prepended to P_C and P_S. ``normal`` and
+    ``abnormal`` are the rules the judge compares each described item with (``--rules FILE``
+    replaces scene and both lists).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -66,11 +68,45 @@ class Prompts(BaseModel):
     format: str = FORMAT_PROMPT
     scene: str = ""
     question: str = QUESTION_UCF
+    # rules of normality: short phrases worded like frame descriptions (langvad.rules)
+    normal: tuple[str, ...] = ()
+    abnormal: tuple[str, ...] = ()
 
+
+# Rules of the presets, written from each dataset's public description (its paper and web
+# page: the classes or kinds of event it calls abnormal), never from test labels, and worded
+# the way a frame description would say them. Normal lists say only what the description
+# calls normal. UCF-Crime's 13 classes (abuse, arrest, arson, assault, burglary, explosion,
+# fighting, road accident, robbery, shooting, shoplifting, stealing, vandalism) have no
+# "person lying / falling": the fall expert reports those, from the video.
+UCF_NORMAL = (
+    "people walking",
+    "people standing or talking",
+    "cars driving on the road",
+    "people shopping in a store",
+)
+UCF_ABNORMAL = (
+    "people fighting",
+    "a person punching or kicking another person",
+    "a person pointing a gun",
+    "a shooting",
+    "a fire or smoke",
+    "an explosion",
+    "a car crash",
+    "a person being arrested by police",
+    "a person stealing",
+    "a robbery",
+    "a person breaking into a building",
+    "a person breaking a window",
+    "a person damaging property",
+)
+XD_ABNORMAL = (*UCF_ABNORMAL, "a riot", "a crowd running in panic")
 
 PRESET_PROMPTS: dict[str, Prompts] = {
-    "ucf": Prompts(context=CONTEXT_UCF),
-    "xd": Prompts(context=CONTEXT_XD, question=QUESTION_XD),
+    "ucf": Prompts(context=CONTEXT_UCF, normal=UCF_NORMAL, abnormal=UCF_ABNORMAL),
+    "xd": Prompts(
+        context=CONTEXT_XD, question=QUESTION_XD, normal=UCF_NORMAL, abnormal=XD_ABNORMAL
+    ),
     # Scene contexts written from the datasets' public descriptions, not from test labels.
     "ped2": Prompts(
         context=CONTEXT_UCF,
@@ -78,12 +114,29 @@ PRESET_PROMPTS: dict[str, Prompts] = {
             "The camera overlooks a pedestrian walkway. Normal: people walking. "
             "Abnormal: bikers, skaters, small carts and vehicles on the walkway."
         ),
+        normal=("people walking on the walkway",),
+        abnormal=(
+            "a person riding a bicycle",
+            "a person on a skateboard",
+            "a small cart on the walkway",
+            "a car or truck on the walkway",
+            "a person in a wheelchair",
+            "a person walking on the grass",
+            "a person walking across the walkway",
+        ),
     ),
     "avenue": Prompts(
         context=CONTEXT_UCF,
         scene=(
             "The camera films a campus avenue with people walking along the sidewalk. "
             "Abnormal: running, throwing objects, loitering, walking in the wrong direction."
+        ),
+        normal=("people walking along the sidewalk",),
+        abnormal=(
+            "a person running",
+            "a person throwing an object",
+            "a person loitering",
+            "a person walking in the wrong direction",
         ),
     ),
     "shanghaitech": Prompts(
@@ -93,6 +146,16 @@ PRESET_PROMPTS: dict[str, Prompts] = {
             "walk. Abnormal: cycling, skateboarding, running, chasing, fighting, throwing "
             "objects, vehicles on the walkway."
         ),
+        normal=("people walking on the walkway", "people standing or talking"),
+        abnormal=(
+            "a person riding a bicycle",
+            "a person on a skateboard",
+            "a person running",
+            "a person chasing another person",
+            "people fighting",
+            "a person throwing an object",
+            "a car or truck on the walkway",
+        ),
     ),
     "ubnormal": Prompts(
         context=CONTEXT_UCF,
@@ -100,6 +163,17 @@ PRESET_PROMPTS: dict[str, Prompts] = {
             "Rendered street and public-place scenes where people walk, stand and talk. "
             "Abnormal: running, falling, fighting, lying on the ground, jaywalking, stealing, "
             "car crashes, people behaving erratically."
+        ),
+        normal=("people walking", "people standing or talking"),
+        abnormal=(
+            "a person running",
+            "a person falling down",
+            "people fighting",
+            "a person lying on the ground",
+            "a person crossing the street outside the crosswalk",
+            "a person stealing",
+            "a car crash",
+            "a person behaving erratically",
         ),
     ),
 }
@@ -129,6 +203,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "window_frames": 10,
         "refine_k": 10,
         "summarize": False,
+        "score_mode": "rules",
     },
 }
 DEFAULT_PROFILE = "fast"
@@ -174,10 +249,28 @@ class Config(BaseModel):
 
     # LLM
     llm: str = DEFAULT_LLM
-    score_mode: Literal["choice", "generate", "yesno"] = Field(
+    score_mode: Literal["choice", "generate", "yesno", "rules", "keywords"] = Field(
         "choice",
         description="choice: expected value of the 0..1 options' next-token probabilities; "
-        "generate: parse the reply (LAVAD); yesno: P(yes) to the context asked as a question",
+        "generate: parse the reply (LAVAD); yesno: P(yes) to the context asked as a question; "
+        "rules: read every description as short items and judge each against the rules of "
+        "normality (text encoder, then the LLM's yes/no on the most abnormal items); "
+        "keywords: the floor baseline, keywords generated from the rules' abnormal phrases",
+    )
+    judge_temperature: float = Field(
+        0.05, gt=0, description="rules: τ of sigmoid(margin / τ), an item's text probability"
+    )
+    judge_smooth_seconds: float = Field(
+        1.0, ge=0, description="rules/keywords: moving mean of the frame track, ± seconds"
+    )
+    judge_llm: bool = Field(
+        True, description="rules: ask the LLM about the items that read most abnormal"
+    )
+    judge_llm_floor: float = Field(
+        0.5, ge=0, le=1, description="rules: items from this text probability on are asked"
+    )
+    judge_llm_per_minute: float = Field(
+        24.0, ge=0, description="rules: at most this many item questions per video-minute"
     )
     summary_max_tokens: int = Field(128, ge=8)
     score_max_tokens: int = Field(16, ge=3)

@@ -20,6 +20,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from langvad.config import Config, stable_hash
 from langvad.errors import InputError, LLMError
 from langvad.evidence import Evidence, EvidenceCollector
+from langvad.judging import (
+    ITEM_PREFILL,
+    KEYWORD_FORMULA,
+    item_messages,
+    judge_descriptions,
+    judged_fact,
+)
 from langvad.models.assets import cache_dir
 from langvad.models.base import Message, TextEncoder, Usage
 from langvad.models.encoders import l2_normalise
@@ -38,6 +45,7 @@ from langvad.stages.explain import (
     retry_messages,
 )
 from langvad.stages.frames import centre_to_frames, threshold_segments
+from langvad.stages.judge import JUDGE_FORMULA, frame_track, window_means
 from langvad.stages.prompts import (
     YESNO_PREFILL,
     score_messages,
@@ -59,6 +67,7 @@ from langvad.video import read_frames
 from langvad.vision.base import Captioner, VisionEncoder
 from langvad.vision.experts import EventExpert, load_experts
 
+JUDGE_MODES = ("rules", "keywords")
 NO_IMAGE_FALLBACK = (
     "no image/video encoder: each frame's image embedding is the text embedding of its own "
     "caption, and each window's clip embedding is the mean of its captions' embeddings"
@@ -76,6 +85,7 @@ class LanguageScores:
     filled: np.ndarray  # raw scores, failures interpolated (+ zero-shot blend)
     zero_shot: list[float | None]
     refined: np.ndarray  # after refinement
+    frame_track: np.ndarray | None = None  # judged modes: the per-frame language score
 
 
 def _package_version(spec: str) -> str | None:
@@ -115,6 +125,8 @@ class Runner:
         self.usage = Usage()
         self.stage_keys: dict[str, str] = {}
         self.segmentation: dict[str, Any] = {}
+        self.judgement: dict[str, Any] = {}
+        self.judged_items: dict[int, dict[str, Any]] = {}  # described frame → its top item
         self.explain_failures = 0
 
     # -- models (lazy) -----------------------------------------------------------------------
@@ -210,6 +222,19 @@ class Runner:
         self.store.put_call(key, kind, value)
         return value
 
+    def chat(self, kind: str, messages: list[Message], max_tokens: int) -> str:
+        """One cached, deterministic free-text reply."""
+        return self._llm_call(  # type: ignore[no-any-return]
+            kind,
+            messages,
+            lambda: self.llm.chat(messages, max_tokens=max_tokens, slot=SLOT_SUMMARY).text.strip(),
+            max_tokens=max_tokens,
+        )
+
+    def describe(self, source: Source, frames: Sequence[int]) -> dict[int, str]:
+        """Captions of the given frames (from the captions file, the cache or the captioner)."""
+        return self._captions(source, sorted(set(frames)))
+
     def summarise(self, captions: Sequence[str]) -> str:
         messages = summary_messages(self.config.prompts, captions)
         return self._llm_call(
@@ -266,12 +291,19 @@ class Runner:
         summaries: list[tuple[float, str]],
         captions: list[tuple[float, str]],
         evidence: list[tuple[float, str]] | None = None,
+        judged: list[tuple[float, str]] | None = None,
     ) -> Explanation | None:
         """One schema-constrained call; an invalid reply is retried once with the
         validation error, then the segment stays unexplained (never a crash)."""
         c = self.config
         messages = explain_messages(
-            c.prompts, segment.start_time, segment.end_time, summaries, captions, evidence or []
+            c.prompts,
+            segment.start_time,
+            segment.end_time,
+            summaries,
+            captions,
+            evidence or [],
+            judged or [],
         )
         schema = explanation_schema()
 
@@ -403,7 +435,20 @@ class Runner:
             else lang.refined
         )
         # 7. every frame + segments -------------------------------------------------------
-        frame_scores = centre_to_frames(centres, final, source.n_frames, c.frame_mapping)
+        if lang.frame_track is None:
+            frame_scores = centre_to_frames(centres, final, source.n_frames, c.frame_mapping)
+        else:  # judged modes: the language track, fused frame by frame with the evidence
+            frame_scores = lang.frame_track
+            if fused:
+                ev_only = fuse_all(
+                    np.zeros(len(centres)),
+                    ev.windows,
+                    c.fusion_weights,
+                    floor=c.evidence_floor,
+                    llm_weight=0.0,
+                )
+                ev_frames = centre_to_frames(centres, ev_only, source.n_frames, c.frame_mapping)
+                frame_scores = 1.0 - (1.0 - c.llm_weight * frame_scores) * (1.0 - ev_frames)
         segments = self._segments(source, centres, final, frame_scores, lang.summaries)
         # 8. explanations -----------------------------------------------------------------
         if c.explain and c.llm_weight > 0 and segments:
@@ -441,6 +486,8 @@ class Runner:
         wall = time.perf_counter() - t_start
         provenance = self._provenance(source, wall, lang.captioned)
         provenance["evidence"] = self._evidence_provenance(ev)
+        if self.judgement:
+            provenance["judgement"] = self.judgement
         return Result(
             input=source.name,
             n_frames=source.n_frames,
@@ -461,6 +508,8 @@ class Runner:
     ) -> LanguageScores:
         """Captions, cleaning, summaries, LLM scores and refinement of every window."""
         c = self.config
+        if c.score_mode in JUDGE_MODES:
+            return self._judged_language(source, centres, windows)
         # without summaries each window's score reads the caption of its centre frame (or, when a
         # captions file has none there, of the window's sample nearest to the centre)
         scored_frames = [
@@ -472,31 +521,7 @@ class Runner:
         )
 
         p = c.prompts
-        # 1. captions ------------------------------------------------------------------
-        with self._stage("caption"):
-            raw = self._captions(source, needed)
-            caps_id = source.captions.fingerprint if source.captions else self.captioner.identity
-            k_cap = stable_hash({"src": source.fingerprint, "captions": caps_id, "frames": needed})
-        # 2. cleaning ------------------------------------------------------------------
-        with self._stage("clean"):
-            pool = sorted(set(raw.values()))
-            vis = self.vision_encoder if source.video is not None else None
-            pool_emb = self.embed(pool, vis)
-            if vis is not None and source.video is not None:
-                image_emb = self._image_embeddings(source, needed)
-            else:  # no images (or no image encoder): the caption's own text embedding
-                pool_index = {t: i for i, t in enumerate(pool)}
-                image_emb = {f: pool_emb[pool_index[raw[f]]] for f in needed}
-            space = vis.identity if vis is not None else self.encoder.identity
-
-            def clean() -> list[str]:
-                if not c.clean:
-                    return [raw[f] for f in needed]
-                best = clean_captions(np.stack([image_emb[f] for f in needed]), pool_emb)
-                return [pool[int(b)] for b in best]
-
-            parts = {"captions": k_cap, "encoder": space, "on": c.clean}
-            cleaned = dict(zip(needed, self._cached_stage("clean", parts, clean), strict=True))
+        cleaned, vis, space, image_emb = self._read(source, needed)
         # 3. summaries -----------------------------------------------------------------
         with self._stage("summarize"), self._bar() as bar:
             task = bar.add_task("summaries", total=len(centres))
@@ -575,7 +600,7 @@ class Runner:
                     clip_emb = self._clip_embeddings(source, windows)
                 else:
                     clip_emb = l2_normalise(
-                        np.stack([np.mean([image_emb[i] for i in w], axis=0) for w in windows])
+                        np.stack([np.mean([image_emb()[i] for i in w], axis=0) for w in windows])
                     )
                 r = refine_scores(
                     filled, clip_emb, self.embed(texts, vis), c.refine_k, c.refine_temperature
@@ -592,6 +617,153 @@ class Runner:
             }
             refined = np.asarray(self._cached_stage("refine", parts, refine))
         return LanguageScores(needed, cleaned, summaries, scored, filled, zero_shot, refined)
+
+    def _read(
+        self, source: Source, needed: list[int]
+    ) -> tuple[dict[int, str], VisionEncoder | None, str, Callable[[], dict[int, np.ndarray]]]:
+        """Stages 1–2 for the frames needed: captions, then cleaning. Returns the cleaned
+        captions, the vision encoder (None without images), the embedding space's identity
+        and a function giving each needed frame's image embedding (computed on first use)."""
+        c = self.config
+        # 1. captions ------------------------------------------------------------------
+        with self._stage("caption"):
+            raw = self._captions(source, needed)
+            caps_id = source.captions.fingerprint if source.captions else self.captioner.identity
+            k_cap = stable_hash({"src": source.fingerprint, "captions": caps_id, "frames": needed})
+        # 2. cleaning ------------------------------------------------------------------
+        vis = self.vision_encoder if source.video is not None else None
+        space = vis.identity if vis is not None else self.encoder.identity
+        memo: dict[str, Any] = {}
+
+        def pool() -> tuple[list[str], np.ndarray]:
+            if "pool" not in memo:
+                texts = sorted(set(raw.values()))
+                memo["pool"] = (texts, self.embed(texts, vis))
+            return memo["pool"]  # type: ignore[no-any-return]
+
+        def image_emb() -> dict[int, np.ndarray]:
+            if "image" not in memo:
+                if vis is not None and source.video is not None:
+                    memo["image"] = self._image_embeddings(source, needed)
+                else:  # no images (or no image encoder): the caption's own text embedding
+                    texts, emb = pool()
+                    index = {t: i for i, t in enumerate(texts)}
+                    memo["image"] = {f: emb[index[raw[f]]] for f in needed}
+            return memo["image"]  # type: ignore[no-any-return]
+
+        with self._stage("clean"):
+
+            def clean() -> list[str]:
+                # without an image encoder each caption is compared with its own embedding and
+                # keeps itself: cleaning is the identity, and nothing needs embedding
+                if not c.clean or vis is None:
+                    return [raw[f] for f in needed]
+                texts, emb = pool()
+                best = clean_captions(np.stack([image_emb()[f] for f in needed]), emb)
+                return [texts[int(b)] for b in best]
+
+            parts = {"captions": k_cap, "encoder": space, "on": c.clean}
+            cleaned = dict(zip(needed, self._cached_stage("clean", parts, clean), strict=True))
+        return cleaned, vis, space, image_emb
+
+    def _judged_language(
+        self, source: Source, centres: list[int], windows: list[list[int]]
+    ) -> LanguageScores:
+        """Read, then judge (``score_mode`` rules / keywords): every described frame scored
+        from its items, a per-frame track, each window the track's mean over its samples.
+        A captions file is read whole (every caption costs one lookup); a video is described
+        on the windows' samples only."""
+        c = self.config
+        needed = sorted({f for w in windows for f in w})
+        if source.captions is not None:
+            per_frame = source.captions.per_frame
+            needed = sorted(set(needed) | {f for f, t in enumerate(per_frame) if t is not None})
+        cleaned, _vis, space, _image = self._read(source, needed)
+        with self._stage("score"), self._bar() as bar:
+            task = bar.add_task("judge", total=len(needed))
+            p = c.prompts
+            parts = {
+                "clean": self.stage_keys["clean"],
+                "mode": c.score_mode,
+                "encoder": self.encoder.identity,
+                "rules": [p.scene, list(p.normal), list(p.abnormal)],
+                **(
+                    {
+                        "temperature": c.judge_temperature,
+                        "llm": self.llm.identity if c.judge_llm else None,
+                        "floor": c.judge_llm_floor,
+                        "per_minute": c.judge_llm_per_minute,
+                    }
+                    if c.score_mode == "rules"
+                    else {}
+                ),
+            }
+
+            def judge() -> dict[str, Any]:
+                j = judge_descriptions(
+                    c,
+                    cleaned,
+                    embed=self.embed,
+                    ask_item=self.ask_item,
+                    duration_seconds=source.duration,
+                    advance=lambda n: bar.advance(task, n),
+                )
+                return {
+                    "frames": j.frames,
+                    "scores": j.scores.tolist(),
+                    "top": j.top_items,
+                    "items": j.items,
+                    "asked": j.llm_items,
+                }
+
+            judged: dict[str, Any] = self._cached_stage("score", parts, judge)
+            bar.update(task, completed=len(needed))
+        ts = list(source.timestamps)
+        track = frame_track(judged["frames"], judged["scores"], ts, c.judge_smooth_seconds)
+        by_frame = dict(zip(judged["frames"], judged["scores"], strict=True))
+        top = dict(zip(judged["frames"], judged["top"], strict=True))
+        items: dict[str, dict[str, Any]] = judged["items"]
+        per_window = window_means(track, windows)
+        scored_frames = [
+            self._scored_frame(source, f, w) for f, w in zip(centres, windows, strict=True)
+        ]
+        scored = [
+            {"score": float(by_frame[f]), "item": top[f], **items.get(top[f], {})}
+            for f in scored_frames
+        ]
+        self.judged_items = {
+            f: {"item": top[f], **items[top[f]]}
+            for f in judged["frames"]
+            if top[f] in items and items[top[f]].get("p", 0.0) >= 0.5
+        }
+        self.judgement = {
+            "mode": c.score_mode,
+            "formula": JUDGE_FORMULA if c.score_mode == "rules" else KEYWORD_FORMULA,
+            "described_frames": len(judged["frames"]),
+            "items": len(items),
+            "items_asked": judged["asked"],
+            "abnormal_items": {i: r for i, r in items.items() if r.get("p", 0.0) >= 0.5},
+        }
+        return LanguageScores(
+            needed,
+            cleaned,
+            [cleaned[f] for f in scored_frames],
+            scored,
+            per_window,
+            [None] * len(centres),
+            per_window,
+            frame_track=track,
+        )
+
+    def ask_item(self, item: str) -> float | None:
+        """The LLM's P(yes) that one short item is abnormal under the rules (cached)."""
+        msgs = item_messages(self.config.prompts, item)
+
+        def yesno() -> float | None:
+            dist = self.llm.next_token_logprobs(msgs, ITEM_PREFILL, top=20, slot=SLOT_SCORE)
+            return yes_probability(dist)
+
+        return self._llm_call("judge.item", msgs, yesno)  # type: ignore[no-any-return]
 
     def _segments(
         self,
@@ -653,6 +825,11 @@ class Runner:
                     [(ts[centres[j]], lang.summaries[j]) for j in inside] if c.summarize else [],
                     [(ts[f], lang.cleaned[f]) for f in frames if f in lang.cleaned],
                     [(ts[centres[j]], "; ".join(facts[j])) for j in inside if facts[j]],
+                    [
+                        (ts[f], judged_fact(item))
+                        for f, item in self.judged_items.items()
+                        if seg.start_frame <= f <= seg.end_frame and item
+                    ],
                 )
                 bar.advance(task)
 

@@ -22,6 +22,14 @@ class Source:
     captions: Captions | None
     video: VideoInfo | None
 
+    @property
+    def duration(self) -> float:
+        """Seconds from the first frame to the end of the last one."""
+        if not self.timestamps:
+            return 0.0
+        frame = 1.0 / self.fps if self.fps > 0 else 0.0
+        return self.timestamps[-1] - self.timestamps[0] + frame
+
 
 def open_source(
     input_path: str | Path, captions: str | Path | None = None, fps: float | None = None

@@ -71,8 +71,40 @@ VARIANTS: dict[str, Variant] = {
         _v(
             "with-summary",
             "ablation",
-            "with the LLM window summary (on in the lavad profile, off in fast)",
-            overrides={"summarize": True},
+            "LLM window summary, LLM choice score (lavad's scoring; fast judges items instead)",
+            overrides={"summarize": True, "score_mode": "choice"},
+        ),
+        _v(
+            "llm-choice",
+            "judge",
+            "the LLM scores each window's centre description (choice; fast's default until "
+            "2026-11-30)",
+            overrides={"score_mode": "choice", "summarize": False},
+        ),
+        _v(
+            "rules-text",
+            "judge",
+            "read, then judge with the text encoder alone (no LLM item question)",
+            overrides={"score_mode": "rules", "judge_llm": False},
+        ),
+        _v(
+            "keywords",
+            "judge",
+            "floor: 1 when a description uses a keyword generated from the rules' abnormal "
+            "phrases (no LLM, no encoder)",
+            overrides={"score_mode": "keywords"},
+        ),
+        _v(
+            "smooth0",
+            "judge",
+            "rules judge without temporal smoothing",
+            overrides={"score_mode": "rules", "judge_smooth_seconds": 0.0},
+        ),
+        _v(
+            "smooth3",
+            "judge",
+            "rules judge, frame track smoothed over ±3 s",
+            overrides={"score_mode": "rules", "judge_smooth_seconds": 3.0},
         ),
         _v(
             "yesno",
@@ -174,6 +206,7 @@ GROUPS: dict[str, list[str]] = {
     "k-sweep": ["full"] + [n for n, v in VARIANTS.items() if v.group == "k-sweep"],
     "fusion": ["full", "fuse25", "fuse50", "zero-shot"],
     "window": ["full", "T2.5-N10", "T5-N5", "T10-N20"],
+    "judge": ["full", "rules-text", "keywords", "llm-choice", "yesno", "with-summary", "zero-shot"],
     "experts": [
         "full",
         "describer-only",

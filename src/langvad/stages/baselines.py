@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
+
 import numpy as np
 
 NORMAL_PROMPT = "a standard scene"
@@ -32,3 +35,83 @@ def video_normality_scores(summary_emb: np.ndarray, k: int = 10) -> np.ndarray:
     k = max(1, min(k, n - 1))
     top = -np.sort(-sims, axis=1)[:, :k]
     return 1.0 - top.mean(axis=1)
+
+
+_WORD = re.compile(r"[a-z]+")
+_STOP = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "of",
+        "on",
+        "in",
+        "at",
+        "to",
+        "by",
+        "with",
+        "and",
+        "or",
+        "for",
+        "from",
+        "into",
+        "onto",
+        "over",
+        "under",
+        "near",
+        "its",
+        "their",
+        "his",
+        "her",
+        "this",
+        "that",
+        "these",
+        "those",
+        "some",
+        "any",
+        "one",
+        "two",
+        "person",
+        "people",
+        "man",
+        "woman",
+        "someone",
+        "being",
+        "is",
+        "are",
+        "something",
+        "object",
+        "objects",
+        "another",
+    ]
+)
+
+
+def word_stem(word: str) -> str:
+    """A crude English stem: plural and verb endings off ("bicycles" → "bicycl",
+    "skaters" → "skat", "running" → "runn")."""
+    for suffix in ("ings", "ing", "ers", "er", "es", "ed", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def rule_keywords(abnormal: Sequence[str], normal: Sequence[str]) -> frozenset[str]:
+    """The keyword list of the floor baseline, generated from the rules (not written by
+    hand): the stems of the abnormal phrases' content words that no normal phrase uses."""
+    normal_stems = {word_stem(w) for p in normal for w in _WORD.findall(p.lower())}
+    return frozenset(
+        s
+        for p in abnormal
+        for w in _WORD.findall(p.lower())
+        if w not in _STOP and len(w) > 2 and (s := word_stem(w)) not in normal_stems
+    )
+
+
+def text_stems(text: str) -> set[str]:
+    return {word_stem(w) for w in _WORD.findall(text.lower())}
+
+
+def keyword_score(text: str, keywords: frozenset[str]) -> float:
+    """1 when the text uses one of the keywords (by stem), else 0."""
+    return float(bool(text_stems(text) & keywords))

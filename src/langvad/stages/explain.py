@@ -52,6 +52,7 @@ def explain_messages(
     summaries: Sequence[tuple[float, str]],
     captions: Sequence[tuple[float, str]],
     evidence: Sequence[tuple[float, str]] = (),
+    judged: Sequence[tuple[float, str]] = (),
     max_captions: int = 12,
     max_summaries: int = 8,
     max_line_chars: int = 400,
@@ -65,10 +66,14 @@ def explain_messages(
     summaries = _thin(summaries, max_summaries)
     captions = _thin(captions, max_captions)
     evidence = _thin(evidence, max_summaries)
+    judged = _thin(judged, max_summaries)
     lines = [f"Segment {_clock(start_time)}–{_clock(end_time)}."]
     if evidence:
         lines.append("Event detector findings (video models, not descriptions):")
         lines += [f"[{_clock(t)}] {_clip(e, max_line_chars)}" for t, e in evidence]
+    if judged:
+        lines.append("Items of the descriptions that the judge found abnormal for this camera:")
+        lines += [f"[{_clock(t)}] {_clip(e, max_line_chars)}" for t, e in judged]
     if summaries:
         lines.append("Summaries of the time windows:")
         lines += [f"[{_clock(t)}] {_clip(s, max_line_chars)}" for t, s in summaries]

@@ -1,0 +1,127 @@
+"""``langvad induce``: write a camera's rules of normality from its normal footage."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from langvad.errors import InputError, LangvadError, LLMError
+
+err = Console(stderr=True)
+out = Console()
+
+
+def induce(
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(help="normal footage: video files, frame folders or captions files"),
+    ],
+    out_path: Annotated[Path, typer.Option("--out", help="rules file to write (Markdown)")] = Path(
+        "rules.md"
+    ),
+    preset: Annotated[
+        str | None,
+        typer.Option(help="start from a preset's rules (its abnormal list comes first)"),
+    ] = None,
+    scene: Annotated[
+        str | None, typer.Option(help="what the camera films (else the LLM writes it)")
+    ] = None,
+    fps: Annotated[float | None, typer.Option(help="frame rate of captions-only inputs")] = None,
+    per_second: Annotated[
+        float, typer.Option(help="frames described per second of video (videos only)")
+    ] = 1.0,
+    max_normal: Annotated[int, typer.Option(help="most normal items to keep")] = 12,
+    n_abnormal: Annotated[int, typer.Option(help="abnormal events to ask the LLM for")] = 8,
+    llm: Annotated[str | None, typer.Option(help="LLM name, .gguf path or spec")] = None,
+    cache: Annotated[Path | None, typer.Option(help="artefact cache file")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+) -> None:
+    """Induce rules (scene, normal, abnormal) from NORMAL footage and write them as an editable
+    Markdown file; read it, edit it, then pass it to detect/eval/serve with --rules FILE."""
+    from langvad.config import preset_config
+    from langvad.induce import induce_rules
+    from langvad.pipeline import Runner
+    from langvad.rules import Rules, parse_rules, render_rules, rules_of_config
+    from langvad.source import open_source
+    from langvad.stages.windows import centre_frames_by_fps
+    from langvad.store import Store
+
+    try:
+        if per_second <= 0:
+            raise InputError("--per-second must be > 0", hint="e.g. --per-second 1")
+        _check_writable(out_path)
+        sources = [open_source(p, None, fps) for p in inputs]  # every input checked first
+        cfg = preset_config(preset or "ucf", None, llm=llm)
+        base: Rules | None = rules_of_config(cfg) if preset else None
+        runner = Runner(cfg, store=Store(cache) if cache else None, progress=not quiet)
+        descriptions: list[str] = []
+        for src in sources:
+            if src.captions is not None:
+                descriptions += [t for t in src.captions.per_frame if t]
+            else:
+                frames = centre_frames_by_fps(list(src.timestamps), per_second)
+                got = runner.describe(src, frames)
+                descriptions += [got[f] for f in frames]
+        if not descriptions:
+            raise InputError("the inputs hold no description", hint="give normal footage")
+
+        def chat(messages: list[dict[str, str]], max_tokens: int) -> str:
+            return runner.chat("induce", messages, max_tokens)
+
+        rules = induce_rules(
+            descriptions,
+            embed=runner.embed,
+            chat=chat,
+            base=base,
+            scene=scene or "",
+            max_normal=max_normal,
+            n_abnormal=n_abnormal,
+        )
+        if not rules.abnormal:
+            raise LLMError(
+                "the LLM proposed no abnormal event that differs from the normal footage",
+                hint="start from a preset (--preset) or write the '# Abnormal' list yourself",
+            )
+        header = (
+            f"induced by langvad from {len(descriptions)} descriptions of "
+            f"{len(sources)} input(s); edit freely, then use --rules {out_path.name}"
+        )
+        text = render_rules(rules, header=header)
+        parse_rules(text, source=str(out_path))  # what we write reads back
+        _write_atomic(out_path, text)
+    except (LangvadError, KeyboardInterrupt) as e:
+        from langvad.cli import _fail
+
+        raise _fail(e) from None
+    out.print(text)
+    out.print(
+        f"wrote {out_path} ({len(rules.normal)} normal, {len(rules.abnormal)} abnormal); "
+        f"LLM calls {runner.usage.llm_calls} (cache hits {runner.usage.cache_hits})"
+    )
+
+
+def _check_writable(path: Path) -> None:
+    parent = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(f"--out {path} is a folder", hint="name a file, e.g. rules.md")
+    if not parent.is_dir() or not os.access(parent, os.W_OK):
+        raise InputError(
+            f"cannot write {path}: folder {parent} does not exist or is not writable",
+            hint="create the folder or choose another --out",
+        )
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

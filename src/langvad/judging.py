@@ -1,0 +1,156 @@
+"""Read, then judge: the language score of ``score_mode`` "rules" and "keywords".
+
+For every described frame: split its description into short items (``stages.phrases``),
+score each distinct item against the rules of normality (``stages.judge``: text-encoder
+margin between the nearest abnormal and the nearest normal phrase), let the LLM confirm the
+items that read most abnormal with one yes/no question each (cached per item and rules, so a
+camera's vocabulary is judged once), and give the description its most abnormal item. The
+per-frame track is then the described frames' scores spread over every frame.
+
+``keywords`` is the floor baseline: a description scores 1 when it uses a keyword generated
+from the rules' abnormal phrases (``stages.baselines.rule_keywords``), else 0.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from langvad.config import Config, Prompts
+from langvad.models.base import Message
+from langvad.stages.baselines import keyword_score, rule_keywords, text_stems
+from langvad.stages.judge import (
+    GENERIC_NORMAL,
+    description_scores,
+    item_margins,
+    item_probability,
+    nearest_rule,
+)
+from langvad.stages.phrases import extract_phrases
+
+ITEM_PREFILL = "Answer:"
+# chat-template control tokens (<|im_end|>, <|eot_id|>, ...) in text from the video
+_CONTROL = re.compile(r"<\|[^<>]{0,40}\|>|</?s>")
+KEYWORD_FORMULA = (
+    "description = 1 if it uses a keyword (by stem) of the rules' abnormal phrases that no "
+    "normal phrase uses, else 0; frame track as for rules"
+)
+MAX_ITEM_CHARS = 160
+
+
+@dataclass
+class Judgement:
+    """What the judge made of the described frames of one video."""
+
+    frames: list[int]
+    scores: np.ndarray  # per described frame: its most abnormal item's probability
+    top_items: list[str]  # per described frame: that item ("" when none)
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)  # item → record
+    llm_items: int = 0  # items the LLM was asked about (cache hits included)
+
+
+def rules_of(prompts: Prompts) -> tuple[list[str], list[str]]:
+    """(normal, abnormal) phrases of the prompts; a generic normal phrase when none is given."""
+    return list(prompts.normal) or [GENERIC_NORMAL], list(prompts.abnormal)
+
+
+def item_messages(prompts: Prompts, item: str) -> list[Message]:
+    """One yes/no question about one short item. The item is data from the video: quoted,
+    whitespace collapsed, cut to 160 characters, and asked about, never followed."""
+    normal, abnormal = rules_of(prompts)
+    scene = f"{prompts.scene}\n" if prompts.scene else ""
+    seen = " ".join(_CONTROL.sub(" ", item).split())[:MAX_ITEM_CHARS].replace('"', "'")
+    return [
+        {
+            "role": "user",
+            "content": (
+                f"{scene}Normal here: {'; '.join(normal)}.\n"
+                f"Abnormal here: {'; '.join(abnormal)}.\n"
+                "Is the following, seen in a frame of this camera, abnormal for this scene? "
+                f'Answer yes or no.\nSeen: "{seen}"'
+            ),
+        }
+    ]
+
+
+def llm_candidates(probs: Mapping[str, float], *, floor: float, budget: int) -> list[str]:
+    """Items the LLM is asked about: those whose text-encoder probability reaches the floor,
+    most abnormal first (ties by text), at most ``budget``."""
+    ranked = sorted((i for i, p in probs.items() if p >= floor), key=lambda i: (-probs[i], i))
+    return ranked[: max(0, budget)]
+
+
+def judge_descriptions(
+    config: Config,
+    descriptions: Mapping[int, str],
+    *,
+    embed: Callable[[Sequence[str]], np.ndarray],
+    ask_item: Callable[[str], float | None] | None,
+    duration_seconds: float,
+    advance: Callable[[int], None] = lambda n: None,
+) -> Judgement:
+    """Score every described frame (``descriptions``: frame → text) under ``config``."""
+    frames = sorted(descriptions)
+    item_lists = [extract_phrases(descriptions[f]) for f in frames]
+    normal, abnormal = rules_of(config.prompts)
+    if config.score_mode == "keywords":
+        words = rule_keywords(abnormal, config.prompts.normal)
+        scores = np.array([keyword_score(descriptions[f], words) for f in frames], np.float64)
+        advance(len(frames))
+        hits = [sorted({w for w in _words(descriptions[f]) if w in words}) for f in frames]
+        top = [" ".join(h) for h in hits]
+        records = {t: {"p": 1.0, "keywords": t.split()} for t in top if t}
+        return Judgement(frames, scores, top, records)
+    unique = sorted({i for items in item_lists for i in items})
+    item_emb = embed(unique) if unique else np.zeros((0, 1))
+    normal_emb, abnormal_emb = embed(normal), embed(abnormal)
+    margins = item_margins(item_emb, normal_emb, abnormal_emb)
+    nearest = nearest_rule(item_emb, abnormal_emb)
+    probs = dict(
+        zip(unique, item_probability(margins, config.judge_temperature).tolist(), strict=True)
+    )
+    records: dict[str, dict[str, Any]] = {
+        i: {"margin": round(float(m), 5), "p_text": round(probs[i], 5), "rule": abnormal[int(n)]}
+        for i, m, n in zip(unique, margins, nearest, strict=True)
+    }
+    advance(len(frames) // 2)
+    asked = 0
+    if ask_item is not None and config.judge_llm:
+        budget = math.ceil(config.judge_llm_per_minute * max(duration_seconds, 1.0) / 60.0)
+        for item in llm_candidates(probs, floor=config.judge_llm_floor, budget=budget):
+            p = ask_item(item)
+            asked += 1
+            if p is not None:
+                records[item]["p_llm"] = round(p, 5)
+                probs[item] = combine(probs[item], p)
+    scores = description_scores(item_lists, probs)
+    top = [max(items, key=lambda i: (probs[i], i)) if items else "" for items in item_lists]
+    for i, p in probs.items():
+        records[i]["p"] = round(p, 5)
+    advance(len(frames) - len(frames) // 2)
+    return Judgement(frames, scores, top, records, asked)
+
+
+def _words(text: str) -> set[str]:
+    return text_stems(text)
+
+
+def judged_fact(record: Mapping[str, Any]) -> str:
+    """One line for the explanation prompt: the item (quoted: it is the video's text) and the
+    rule it reads like, with its probability."""
+    item = " ".join(str(record.get("item", "")).split())[:MAX_ITEM_CHARS].replace('"', "'")
+    if "keywords" in record:
+        return f'the description uses the keyword(s) "{item}"'
+    rule = record.get("rule", "")
+    return f'"{item}" reads like the abnormal rule "{rule}" (judge {record.get("p", 0.0):.2f})'
+
+
+def combine(p_text: float, p_llm: float) -> float:
+    """An item the LLM was asked about scores the LLM's P(yes) (README, "Judgement": the
+    text encoder only picks which items to ask about)."""
+    return p_llm

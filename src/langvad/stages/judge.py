@@ -1,0 +1,81 @@
+"""Judge short items against the rules of normality, then build a per-frame score track.
+
+Read, then judge (README, "Judgement"): every description is split into short items
+(``stages.phrases``); each distinct item is compared with the rules' normal and abnormal
+phrases in the text encoder's space, and scored by how much closer it is to the nearest
+abnormal phrase than to the nearest normal one. A description scores its most abnormal item.
+The score of an item depends on the item and the rules only — not on the video, the other
+items or a paragraph's length — which is what keeps score levels comparable across videos.
+Pure functions over arrays; the embeddings come from the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+#: The normal side when the rules list no normal phrase.
+GENERIC_NORMAL = "people going about ordinary everyday activities"
+JUDGE_FORMULA = (
+    "item p = sigmoid((max cos(item, abnormal) − max cos(item, normal)) / τ); "
+    "description = max over its items; frame track = linear interpolation between described "
+    "frames, then a moving mean over ±smooth_seconds"
+)
+
+
+def item_margins(items: np.ndarray, normal: np.ndarray, abnormal: np.ndarray) -> np.ndarray:
+    """Nearest-abnormal minus nearest-normal cosine similarity of each item (rows
+    L2-normalised); positive: the item reads more like an abnormal phrase."""
+    if len(items) == 0:
+        return np.zeros(0)
+    if len(abnormal) == 0 or len(normal) == 0:
+        raise ValueError("the rules need at least one normal and one abnormal phrase")
+    return (items @ abnormal.T).max(axis=1) - (items @ normal.T).max(axis=1)
+
+
+def item_probability(margins: np.ndarray, temperature: float) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(margins, np.float64) / temperature))
+
+
+def nearest_rule(items: np.ndarray, abnormal: np.ndarray) -> np.ndarray:
+    """Index of each item's nearest abnormal phrase."""
+    if len(items) == 0:
+        return np.zeros(0, np.int64)
+    return np.argmax(items @ abnormal.T, axis=1)
+
+
+def description_scores(
+    item_lists: Sequence[Sequence[str]], item_score: Mapping[str, float]
+) -> np.ndarray:
+    """Each description's most abnormal item (0 for a description with no item)."""
+    return np.array(
+        [max((item_score[i] for i in items), default=0.0) for items in item_lists], np.float64
+    )
+
+
+def frame_track(
+    frames: Sequence[int],
+    scores: Sequence[float],
+    timestamps: Sequence[float],
+    smooth_seconds: float,
+) -> np.ndarray:
+    """Scores of the described frames spread over every frame: linear interpolation between
+    them (constant beyond the ends), then the mean over ±``smooth_seconds`` by timestamp."""
+    f = np.asarray(frames, np.int64)
+    if len(f) == 0:
+        raise ValueError("no described frame")
+    order = np.argsort(f, kind="stable")
+    ts = np.asarray(timestamps, np.float64)
+    values = np.interp(np.arange(len(ts)), f[order], np.asarray(scores, np.float64)[order])
+    if smooth_seconds <= 0 or len(ts) < 2:
+        return values
+    csum = np.concatenate([[0.0], np.cumsum(values)])
+    lo = np.searchsorted(ts, ts - smooth_seconds, side="left")
+    hi = np.searchsorted(ts, ts + smooth_seconds, side="right")
+    return (csum[hi] - csum[lo]) / np.maximum(hi - lo, 1)
+
+
+def window_means(track: np.ndarray, windows: Sequence[Sequence[int]]) -> np.ndarray:
+    """Each window's mean track value over its sampled frames."""
+    return np.array([float(np.mean(track[list(w)])) for w in windows], np.float64)
