@@ -19,7 +19,14 @@ from langvad.errors import InputError
 from langvad.judging import item_messages, llm_candidates
 from langvad.rules import Rules, load_rules, parse_rules, render_rules, with_rules
 from langvad.stages.baselines import keyword_score, rule_keywords
-from langvad.stages.judge import frame_track, item_margins, item_probability, window_means
+from langvad.stages.judge import (
+    calibrated,
+    frame_track,
+    item_margins,
+    item_probability,
+    llm_midpoint,
+    window_means,
+)
 from langvad.stages.phrases import extract_phrases
 
 PED2_LINE = (
@@ -99,6 +106,20 @@ def test_margins_probabilities_and_candidates():
     probs = {"a": 0.9, "b": 0.6, "c": 0.4, "d": 0.6}
     assert llm_candidates(probs, floor=0.5, budget=2) == ["a", "b"]
     assert llm_candidates(probs, floor=0.5, budget=0) == []
+
+
+def test_llm_calibration_uses_the_rules_own_phrases_as_anchors():
+    # an LLM that says yes to everything a little: normal rules 0.6, abnormal rules 0.9
+    mid = llm_midpoint([0.6, 0.6], [0.9, 0.9])
+    assert mid is not None
+    assert calibrated(0.6, mid) < 0.5 < calibrated(0.9, mid)
+    assert calibrated(np.sqrt(0.6 * 0.9) / (np.sqrt(0.6 * 0.9) + np.sqrt(0.4 * 0.1)), mid) == (
+        pytest.approx(0.5)
+    )
+    # an LLM that cannot tell its own rules apart is not used
+    assert llm_midpoint([0.8], [0.7]) is None
+    assert llm_midpoint([], [0.9]) is None
+    assert item_probability(np.array([0.03]), 0.02, 0.03) == pytest.approx([0.5])
 
 
 def test_frame_track_interpolates_then_smooths_by_time():

@@ -258,7 +258,14 @@ class Config(BaseModel):
         "keywords: the floor baseline, keywords generated from the rules' abnormal phrases",
     )
     judge_temperature: float = Field(
-        0.05, gt=0, description="rules: τ of sigmoid(margin / τ), an item's text probability"
+        0.02, gt=0, description="rules: τ of sigmoid((margin − centre) / τ), an item's p_text"
+    )
+    judge_everyday: bool = Field(
+        False, description="rules: everyday phrases (stages.judge.EVERYDAY) on the normal side"
+    )
+    judge_centre: float = Field(
+        0.03,
+        description="rules: the margin (cosine, abnormal minus normal) at which p_text = 0.5",
     )
     judge_smooth_seconds: float = Field(
         1.0, ge=0, description="rules/keywords: moving mean of the frame track, ± seconds"

@@ -42,7 +42,7 @@ def induce(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
 ) -> None:
     """Induce rules (scene, normal, abnormal) from NORMAL footage and write them as an editable
-    Markdown file; read it, edit it, then pass it to detect/eval/serve with --rules FILE."""
+    Markdown file; read it, edit it, then pass it to detect or eval with --rules FILE."""
     from langvad.config import preset_config
     from langvad.induce import induce_rules
     from langvad.pipeline import Runner

@@ -22,14 +22,18 @@ from typing import Any
 import numpy as np
 
 from langvad.config import Config, Prompts
+from langvad.errors import InputError
 from langvad.models.base import Message
 from langvad.stages.baselines import keyword_score, rule_keywords, text_stems
 from langvad.stages.judge import (
-    GENERIC_NORMAL,
+    EVERYDAY,
+    calibrated,
     description_scores,
     item_margins,
     item_probability,
+    llm_midpoint,
     nearest_rule,
+    vetoed,
 )
 from langvad.stages.phrases import extract_phrases
 
@@ -52,17 +56,21 @@ class Judgement:
     top_items: list[str]  # per described frame: that item ("" when none)
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # item → record
     llm_items: int = 0  # items the LLM was asked about (cache hits included)
+    calibration: dict[str, Any] = field(default_factory=dict)  # the LLM's reference answers
 
 
-def rules_of(prompts: Prompts) -> tuple[list[str], list[str]]:
-    """(normal, abnormal) phrases of the prompts; a generic normal phrase when none is given."""
-    return list(prompts.normal) or [GENERIC_NORMAL], list(prompts.abnormal)
+def rules_of(prompts: Prompts, everyday: bool = True) -> tuple[list[str], list[str]]:
+    """(normal side, abnormal side) of the judge: the rules' normal phrases (and the everyday
+    phrases), and the rules' abnormal phrases."""
+    normal = [*prompts.normal, *EVERYDAY] if everyday else list(prompts.normal or EVERYDAY[:1])
+    return normal, list(prompts.abnormal)
 
 
 def item_messages(prompts: Prompts, item: str) -> list[Message]:
     """One yes/no question about one short item. The item is data from the video: quoted,
     whitespace collapsed, cut to 160 characters, and asked about, never followed."""
-    normal, abnormal = rules_of(prompts)
+    normal = list(prompts.normal) or [EVERYDAY[0]]
+    abnormal = list(prompts.abnormal)
     scene = f"{prompts.scene}\n" if prompts.scene else ""
     seen = " ".join(_CONTROL.sub(" ", item).split())[:MAX_ITEM_CHARS].replace('"', "'")
     return [
@@ -97,7 +105,7 @@ def judge_descriptions(
     """Score every described frame (``descriptions``: frame → text) under ``config``."""
     frames = sorted(descriptions)
     item_lists = [extract_phrases(descriptions[f]) for f in frames]
-    normal, abnormal = rules_of(config.prompts)
+    normal, abnormal = rules_of(config.prompts, config.judge_everyday)
     if config.score_mode == "keywords":
         words = rule_keywords(abnormal, config.prompts.normal)
         scores = np.array([keyword_score(descriptions[f], words) for f in frames], np.float64)
@@ -106,34 +114,47 @@ def judge_descriptions(
         top = [" ".join(h) for h in hits]
         records = {t: {"p": 1.0, "keywords": t.split()} for t in top if t}
         return Judgement(frames, scores, top, records)
+    if not abnormal:
+        raise InputError(
+            "the rules have no abnormal phrase", hint="give a preset or a rules file with one"
+        )
     unique = sorted({i for items in item_lists for i in items})
     item_emb = embed(unique) if unique else np.zeros((0, 1))
     normal_emb, abnormal_emb = embed(normal), embed(abnormal)
     margins = item_margins(item_emb, normal_emb, abnormal_emb)
     nearest = nearest_rule(item_emb, abnormal_emb)
-    probs = dict(
-        zip(unique, item_probability(margins, config.judge_temperature).tolist(), strict=True)
-    )
+    p_text = item_probability(margins, config.judge_temperature, config.judge_centre).tolist()
+    probs = dict(zip(unique, p_text, strict=True))
     records: dict[str, dict[str, Any]] = {
         i: {"margin": round(float(m), 5), "p_text": round(probs[i], 5), "rule": abnormal[int(n)]}
         for i, m, n in zip(unique, margins, nearest, strict=True)
     }
     advance(len(frames) // 2)
     asked = 0
+    calibration: dict[str, Any] = {}
     if ask_item is not None and config.judge_llm:
         budget = math.ceil(config.judge_llm_per_minute * max(duration_seconds, 1.0) / 60.0)
-        for item in llm_candidates(probs, floor=config.judge_llm_floor, budget=budget):
+        candidates = llm_candidates(probs, floor=config.judge_llm_floor, budget=budget)
+        midpoint = None
+        if candidates:  # the LLM's own level under these rules, from the rules' phrases
+            refs_n = [ask_item(x) for x in (config.prompts.normal or EVERYDAY[:1])]
+            refs_a = [ask_item(x) for x in abnormal]
+            midpoint = llm_midpoint(
+                [x for x in refs_n if x is not None], [x for x in refs_a if x is not None]
+            )
+            calibration = {"midpoint": midpoint, "normal_refs": refs_n, "abnormal_refs": refs_a}
+        for item in candidates if midpoint is not None else []:
             p = ask_item(item)
             asked += 1
             if p is not None:
                 records[item]["p_llm"] = round(p, 5)
-                probs[item] = combine(probs[item], p)
+                probs[item] = vetoed(probs[item], calibrated(p, midpoint))
     scores = description_scores(item_lists, probs)
     top = [max(items, key=lambda i: (probs[i], i)) if items else "" for items in item_lists]
     for i, p in probs.items():
         records[i]["p"] = round(p, 5)
     advance(len(frames) - len(frames) // 2)
-    return Judgement(frames, scores, top, records, asked)
+    return Judgement(frames, scores, top, records, asked, calibration)
 
 
 def _words(text: str) -> set[str]:
@@ -148,9 +169,3 @@ def judged_fact(record: Mapping[str, Any]) -> str:
         return f'the description uses the keyword(s) "{item}"'
     rule = record.get("rule", "")
     return f'"{item}" reads like the abnormal rule "{rule}" (judge {record.get("p", 0.0):.2f})'
-
-
-def combine(p_text: float, p_llm: float) -> float:
-    """An item the LLM was asked about scores the LLM's P(yes) (README, "Judgement": the
-    text encoder only picks which items to ask about)."""
-    return p_llm

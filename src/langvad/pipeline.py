@@ -45,7 +45,7 @@ from langvad.stages.explain import (
     retry_messages,
 )
 from langvad.stages.frames import centre_to_frames, threshold_segments
-from langvad.stages.judge import JUDGE_FORMULA, frame_track, window_means
+from langvad.stages.judge import EVERYDAY, JUDGE_FORMULA, frame_track, window_means
 from langvad.stages.prompts import (
     YESNO_PREFILL,
     score_messages,
@@ -86,6 +86,14 @@ class LanguageScores:
     zero_shot: list[float | None]
     refined: np.ndarray  # after refinement
     frame_track: np.ndarray | None = None  # judged modes: the per-frame language score
+
+
+def _judged(record: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The judge's fields of a window's score record (None outside the judged modes)."""
+    if not record.get("item"):
+        return None
+    keys = ("item", "rule", "p_text", "p_llm", "p", "keywords")
+    return {k: record[k] for k in keys if k in record}
 
 
 def _package_version(spec: str) -> str | None:
@@ -468,6 +476,7 @@ class Runner:
                 zero_shot_score=z,
                 evidence=e,
                 facts=fa,
+                judged=_judged(d),
             )
             for f, w, summ, d, a, r, s, z, e, fa in zip(
                 centres,
@@ -685,11 +694,14 @@ class Runner:
             parts = {
                 "clean": self.stage_keys["clean"],
                 "mode": c.score_mode,
+                "formula": JUDGE_FORMULA if c.score_mode == "rules" else KEYWORD_FORMULA,
                 "encoder": self.encoder.identity,
                 "rules": [p.scene, list(p.normal), list(p.abnormal)],
                 **(
                     {
                         "temperature": c.judge_temperature,
+                        "centre": c.judge_centre,
+                        "everyday": list(EVERYDAY) if c.judge_everyday else [],
                         "llm": self.llm.identity if c.judge_llm else None,
                         "floor": c.judge_llm_floor,
                         "per_minute": c.judge_llm_per_minute,
@@ -714,6 +726,7 @@ class Runner:
                     "top": j.top_items,
                     "items": j.items,
                     "asked": j.llm_items,
+                    "calibration": j.calibration,
                 }
 
             judged: dict[str, Any] = self._cached_stage("score", parts, judge)
@@ -742,6 +755,7 @@ class Runner:
             "described_frames": len(judged["frames"]),
             "items": len(items),
             "items_asked": judged["asked"],
+            "llm_calibration": judged.get("calibration", {}),
             "abnormal_items": {i: r for i, r in items.items() if r.get("p", 0.0) >= 0.5},
         }
         return LanguageScores(

@@ -25,6 +25,9 @@ class Window(BaseModel):
     zero_shot_score: float | None = None  # text-encoder evidence, when blended in
     evidence: dict[str, float] = Field(default_factory=dict)  # event class → probability
     facts: list[str] = Field(default_factory=list)  # the evidence as the LLM read it
+    # score_mode rules: the scored description's most abnormal item, the abnormal rule it
+    # reads like, its text-encoder probability, the LLM's P(yes) when asked, the item's score
+    judged: dict[str, Any] | None = None
 
 
 class Explanation(BaseModel):

@@ -95,6 +95,13 @@ VARIANTS: dict[str, Variant] = {
             overrides={"score_mode": "keywords"},
         ),
         _v(
+            "everyday",
+            "judge",
+            "rules judge with everyday phrases (a person, an object, a place, the image, "
+            "on-screen text) added to the normal side",
+            overrides={"score_mode": "rules", "judge_everyday": True},
+        ),
+        _v(
             "smooth0",
             "judge",
             "rules judge without temporal smoothing",
@@ -206,7 +213,18 @@ GROUPS: dict[str, list[str]] = {
     "k-sweep": ["full"] + [n for n, v in VARIANTS.items() if v.group == "k-sweep"],
     "fusion": ["full", "fuse25", "fuse50", "zero-shot"],
     "window": ["full", "T2.5-N10", "T5-N5", "T10-N20"],
-    "judge": ["full", "rules-text", "keywords", "llm-choice", "yesno", "with-summary", "zero-shot"],
+    "judge": [
+        "full",
+        "rules-text",
+        "keywords",
+        "everyday",
+        "smooth0",
+        "smooth3",
+        "llm-choice",
+        "yesno",
+        "with-summary",
+        "zero-shot",
+    ],
     "experts": [
         "full",
         "describer-only",

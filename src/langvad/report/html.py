@@ -160,6 +160,7 @@ def render_html(
                 "score": _window_score(w),
                 "summary": w.summary,
                 "facts": w.facts,
+                "judged": _judged_line(w.judged),
             }
             for w, (a, b) in zip(windows, ranges, strict=True)
         ],
@@ -241,3 +242,13 @@ def write_report(
     if playable is not None:
         paths["video"] = playable
     return paths
+
+
+def _judged_line(judged: Mapping[str, Any] | None) -> str:
+    """ "'riding a bicycle' ~ 'a person riding a bicycle' 0.93" for a window whose most abnormal
+    item scored ≥ 0.5 (autoescaped by the template: the item is the video's text)."""
+    if not judged or float(judged.get("p", 0.0)) < 0.5:
+        return ""
+    if "rule" in judged:
+        return f"“{judged['item']}” reads like “{judged['rule']}” ({float(judged['p']):.2f})"
+    return f"keyword(s): {judged['item']}"

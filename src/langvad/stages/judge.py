@@ -15,12 +15,25 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-#: The normal side when the rules list no normal phrase.
-GENERIC_NORMAL = "people going about ordinary everyday activities"
+#: Everyday phrases that ``judge_everyday`` adds to the normal side (off by default: measured,
+#: they silence the describer's scene tags on normal clips but cost Avenue 19 AUC points);
+#: without normal rules the first one is the normal side.
+EVERYDAY = (
+    "people going about ordinary everyday activities",
+    "a person",
+    "an everyday object",
+    "a building or a place",
+    "an image of a scene",
+    "text or a timestamp on the screen",
+)
 JUDGE_FORMULA = (
-    "item p = sigmoid((max cos(item, abnormal) − max cos(item, normal)) / τ); "
-    "description = max over its items; frame track = linear interpolation between described "
-    "frames, then a moving mean over ±smooth_seconds"
+    "item margin m = max cos(item, abnormal rules) − max cos(item, normal rules); "
+    "p_text = sigmoid((m − centre) / τ); the LLM is asked about items with p_text ≥ floor "
+    "(at most a budget per video-minute); its calibrated answer c = sigmoid(logit P(yes) − "
+    "midpoint), the midpoint halfway (in logit) between its mean P(yes) for the rules' own "
+    "normal and for their abnormal phrases; item p = c if c < 0.5 (veto) else max(p_text, c); "
+    "items not asked p = p_text; description = max over its items; frame track = linear "
+    "interpolation between described frames, then a moving mean over ±smooth_seconds"
 )
 
 
@@ -34,8 +47,46 @@ def item_margins(items: np.ndarray, normal: np.ndarray, abnormal: np.ndarray) ->
     return (items @ abnormal.T).max(axis=1) - (items @ normal.T).max(axis=1)
 
 
-def item_probability(margins: np.ndarray, temperature: float) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(margins, np.float64) / temperature))
+def item_probability(margins: np.ndarray, temperature: float, centre: float = 0.0) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-(np.asarray(margins, np.float64) - centre) / temperature))
+
+
+def logit(p: float, eps: float = 1e-4) -> float:
+    q = min(max(p, eps), 1 - eps)
+    return float(np.log(q / (1 - q)))
+
+
+def sigmoid(x: float) -> float:
+    return float(1.0 / (1.0 + np.exp(-x)))
+
+
+def llm_midpoint(normal_refs: Sequence[float], abnormal_refs: Sequence[float]) -> float | None:
+    """The logit halfway between the LLM's mean P(yes) for the rules' own normal phrases and
+    for their abnormal phrases (contextual calibration with anchors the rules define); None
+    when the LLM does not say yes more often to the abnormal phrases than to the normal ones
+    (then it cannot judge under these rules and is not used)."""
+    if not normal_refs or not abnormal_refs:
+        return None
+    n = float(np.mean([logit(p) for p in normal_refs]))
+    a = float(np.mean([logit(p) for p in abnormal_refs]))
+    if a <= n:
+        return None
+    return (a + n) / 2
+
+
+def calibrated(p_llm: float, midpoint: float) -> float:
+    """The LLM's P(yes) for an item it was asked about, shifted so that its midpoint between
+    the rules' normal and abnormal phrases becomes 0.5."""
+    return sigmoid(logit(p_llm) - midpoint)
+
+
+def vetoed(p_text: float, p_llm_calibrated: float) -> float:
+    """The LLM as a veto on the text encoder: an item it calls normal (calibrated P(yes) < 0.5)
+    takes the LLM's value; an item it confirms keeps the larger of the two, so that confirmed
+    items rank as the text encoder ranks them, like the items nobody asked about."""
+    if p_llm_calibrated < 0.5:
+        return p_llm_calibrated
+    return max(p_text, p_llm_calibrated)
 
 
 def nearest_rule(items: np.ndarray, abnormal: np.ndarray) -> np.ndarray:
