@@ -389,6 +389,10 @@ def preset_config(name: str, profile: str | None = None, **overrides: Any) -> Co
     given = {k: v for k, v in overrides.items() if v is not None}
     if "stride" in given and "centre_fps" not in given:
         base["centre_fps"] = None
+    # summaries are read by the LLM window score only: asking for them asks for that score
+    judged = base.get("score_mode") in ("rules", "keywords")
+    if given.get("summarize") and "score_mode" not in given and judged:
+        base["score_mode"] = "choice"
     base.update(given)
     try:
         return Config(**base)

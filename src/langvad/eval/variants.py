@@ -222,7 +222,6 @@ GROUPS: dict[str, list[str]] = {
         "smooth3",
         "llm-choice",
         "yesno",
-        "with-summary",
         "zero-shot",
     ],
     "experts": [
