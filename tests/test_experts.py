@@ -304,9 +304,9 @@ def test_fight_found_and_explained_from_the_video_alone(tmp_path: Path) -> None:
     class Spy(Runner):
         evidence_seen: list = []
 
-        def explain(self, segment, summaries, captions, evidence=None):  # type: ignore[override]
+        def explain(self, segment, summaries, captions, evidence=None, judged=None):  # type: ignore[override]
             self.evidence_seen += list(evidence or [])
-            return super().explain(segment, summaries, captions, evidence)
+            return super().explain(segment, summaries, captions, evidence, judged)
 
     runner = Spy(preset_config("ucf"), store=Store(tmp_path / "c.sqlite"), progress=False)
     res = runner.run(open_source(need_shared(FIGHT)))
