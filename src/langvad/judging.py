@@ -24,7 +24,8 @@ import numpy as np
 from langvad.config import Config, Prompts
 from langvad.errors import InputError
 from langvad.models.base import Message
-from langvad.stages.baselines import keyword_score, rule_keywords, text_stems
+from langvad.rules import MAX_ITEM_CHARS
+from langvad.stages.baselines import rule_keywords, text_stems
 from langvad.stages.judge import (
     EVERYDAY,
     calibrated,
@@ -44,7 +45,6 @@ KEYWORD_FORMULA = (
     "description = 1 if it uses a keyword (by stem) of the rules' abnormal phrases that no "
     "normal phrase uses, else 0; frame track as for rules"
 )
-MAX_ITEM_CHARS = 160
 
 
 @dataclass
@@ -66,13 +66,19 @@ def rules_of(prompts: Prompts, everyday: bool = True) -> tuple[list[str], list[s
     return normal, list(prompts.abnormal)
 
 
+def _as_data(item: str) -> str:
+    """An item of the video's text, safe to quote in a prompt: control tokens removed,
+    whitespace collapsed, cut to the rules' item length, no double quote left."""
+    return " ".join(_CONTROL.sub(" ", item).split())[:MAX_ITEM_CHARS].replace('"', "'")
+
+
 def item_messages(prompts: Prompts, item: str) -> list[Message]:
     """One yes/no question about one short item. The item is data from the video: quoted,
     whitespace collapsed, cut to 160 characters, and asked about, never followed."""
     normal = list(prompts.normal) or [EVERYDAY[0]]
     abnormal = list(prompts.abnormal)
     scene = f"{prompts.scene}\n" if prompts.scene else ""
-    seen = " ".join(_CONTROL.sub(" ", item).split())[:MAX_ITEM_CHARS].replace('"', "'")
+    seen = _as_data(item)
     return [
         {
             "role": "user",
@@ -104,16 +110,16 @@ def judge_descriptions(
 ) -> Judgement:
     """Score every described frame (``descriptions``: frame → text) under ``config``."""
     frames = sorted(descriptions)
-    item_lists = [extract_phrases(descriptions[f]) for f in frames]
     normal, abnormal = rules_of(config.prompts, config.judge_everyday)
     if config.score_mode == "keywords":
         words = rule_keywords(abnormal, config.prompts.normal)
-        scores = np.array([keyword_score(descriptions[f], words) for f in frames], np.float64)
+        hits = [sorted(text_stems(descriptions[f]) & words) for f in frames]
+        scores = np.array([float(bool(h)) for h in hits], np.float64)  # = keyword_score
         advance(len(frames))
-        hits = [sorted({w for w in _words(descriptions[f]) if w in words}) for f in frames]
         top = [" ".join(h) for h in hits]
         records = {t: {"p": 1.0, "keywords": t.split()} for t in top if t}
         return Judgement(frames, scores, top, records)
+    item_lists = [extract_phrases(descriptions[f]) for f in frames]
     if not abnormal:
         raise InputError(
             "the rules have no abnormal phrase", hint="give a preset or a rules file with one"
@@ -157,14 +163,10 @@ def judge_descriptions(
     return Judgement(frames, scores, top, records, asked, calibration)
 
 
-def _words(text: str) -> set[str]:
-    return text_stems(text)
-
-
 def judged_fact(record: Mapping[str, Any]) -> str:
     """One line for the explanation prompt: the item (quoted: it is the video's text) and the
     rule it reads like, with its probability."""
-    item = " ".join(str(record.get("item", "")).split())[:MAX_ITEM_CHARS].replace('"', "'")
+    item = _as_data(str(record.get("item", "")))
     if "keywords" in record:
         return f'the description uses the keyword(s) "{item}"'
     rule = record.get("rule", "")
