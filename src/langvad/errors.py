@@ -31,3 +31,7 @@ class ModelError(LangvadError):
 
 class LLMError(LangvadError):
     """The LLM backend failed or its replies could not be used."""
+
+
+class OutputError(LangvadError):
+    """An output (file or folder) cannot be written."""
