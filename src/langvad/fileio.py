@@ -69,3 +69,34 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
         except OSError as e:
             raise _explain(target, e) from None
     return target
+
+
+def _blocking_file(folder: Path) -> Path | None:
+    """The nearest existing ancestor of ``folder`` (itself included) that is not a folder."""
+    for p in (folder, *folder.parents):
+        if p.exists():
+            return None if p.is_dir() else p
+    return None
+
+
+def ensure_writable_dir(folder: str | Path, what: str = "--out") -> Path:
+    """Create ``folder`` if needed and prove it writable now (a file is created and removed),
+    so that a run fails in its first second, not after its work, when it cannot save it."""
+    out = Path(folder)
+    blocking = _blocking_file(out)
+    if blocking is not None:
+        raise OutputError(
+            f"{what} {out}: {blocking} is a file, not a folder",
+            hint=f"choose another {what} (a folder)",
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".langvad-write-check.", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise OutputError(
+            f"{what} {out} is not writable ({e.strerror or e})",
+            hint=f"make it writable or choose another {what}",
+        ) from None
+    return out

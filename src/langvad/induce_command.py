@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +10,7 @@ import typer
 from rich.console import Console
 
 from langvad.errors import InputError, LangvadError, LLMError
+from langvad.fileio import write_atomic
 
 err = Console(stderr=True)
 out = Console()
@@ -93,7 +93,7 @@ def induce(
         )
         text = render_rules(rules, header=header)
         parse_rules(text, source=str(out_path))  # what we write reads back
-        _write_atomic(out_path, text)
+        write_atomic(out_path, text)
     except (LangvadError, KeyboardInterrupt) as e:
         from langvad.cli import _fail
 
@@ -114,14 +114,3 @@ def _check_writable(path: Path) -> None:
             f"cannot write {path}: folder {parent} does not exist or is not writable",
             hint="create the folder or choose another --out",
         )
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

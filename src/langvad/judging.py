@@ -14,7 +14,6 @@ from the rules' abnormal phrases (``stages.baselines.rule_keywords``), else 0.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,10 +36,9 @@ from langvad.stages.judge import (
     vetoed,
 )
 from langvad.stages.phrases import extract_phrases
+from langvad.untrusted import as_data
 
 ITEM_PREFILL = "Answer:"
-# chat-template control tokens (<|im_end|>, <|eot_id|>, ...) in text from the video
-_CONTROL = re.compile(r"<\|[^<>]{0,40}\|>|</?s>")
 KEYWORD_FORMULA = (
     "description = 1 if it uses a keyword (by stem) of the rules' abnormal phrases that no "
     "normal phrase uses, else 0; frame track as for rules"
@@ -67,9 +65,10 @@ def rules_of(prompts: Prompts, everyday: bool = True) -> tuple[list[str], list[s
 
 
 def _as_data(item: str) -> str:
-    """An item of the video's text, safe to quote in a prompt: control tokens removed,
-    whitespace collapsed, cut to the rules' item length, no double quote left."""
-    return " ".join(_CONTROL.sub(" ", item).split())[:MAX_ITEM_CHARS].replace('"', "'")
+    """An item of the video's text, safe to quote in a prompt: neutralised (control tokens
+    and text addressed to the model removed, ``langvad.untrusted``), on one line, cut to the
+    rules' item length, no double quote left."""
+    return as_data(item)[:MAX_ITEM_CHARS].replace('"', "'")
 
 
 def item_messages(prompts: Prompts, item: str) -> list[Message]:

@@ -63,6 +63,8 @@ from langvad.stages.score import (
 from langvad.stages.segments import auto_threshold, hysteresis_segments
 from langvad.stages.windows import centre_frames, centre_frames_by_fps, window_frames
 from langvad.store import Store
+from langvad.untrusted import MAX_CAPTION_CHARS, neutralise_all
+from langvad.untrusted import VERSION as UNTRUSTED_VERSION
 from langvad.video import read_frames
 from langvad.vision.base import Captioner, VisionEncoder
 from langvad.vision.experts import EventExpert, load_experts
@@ -136,6 +138,20 @@ class Runner:
         self.judgement: dict[str, Any] = {}
         self.judged_items: dict[int, dict[str, Any]] = {}  # described frame → its top item
         self.explain_failures = 0
+        self.untrusted: dict[str, Any] = {}  # what neutralising the video's text removed
+
+    def _preflight(self) -> None:
+        """Resolve (and check) the LLM before the experts and the captioner start: a damaged
+        model file or an unreachable server fails the run in its first second."""
+        c = self.config
+        judged = c.score_mode in JUDGE_MODES
+        needs_llm = c.llm_weight > 0 and (
+            not judged or c.summarize or c.explain or (c.score_mode == "rules" and c.judge_llm)
+        )
+        if needs_llm:
+            check = getattr(self.llm, "check", None)
+            if callable(check):
+                check()
 
     # -- models (lazy) -----------------------------------------------------------------------
     @property
@@ -411,6 +427,9 @@ class Runner:
     def run(self, source: Source) -> Result:
         c = self.config
         t_start = time.perf_counter()
+        for w in source.warnings:  # said before the expensive work, kept in provenance
+            self.console.print(f"[yellow]warning:[/] {w}")
+        self._preflight()
         ts = list(source.timestamps)
         centres = self.centres(source)
         windows = [window_frames(ts[f], ts, c.window_seconds, c.window_frames) for f in centres]
@@ -636,9 +655,16 @@ class Runner:
         c = self.config
         # 1. captions ------------------------------------------------------------------
         with self._stage("caption"):
-            raw = self._captions(source, needed)
+            raw = self._untrusted(self._captions(source, needed))
             caps_id = source.captions.fingerprint if source.captions else self.captioner.identity
-            k_cap = stable_hash({"src": source.fingerprint, "captions": caps_id, "frames": needed})
+            k_cap = stable_hash(
+                {
+                    "src": source.fingerprint,
+                    "captions": caps_id,
+                    "frames": needed,
+                    "untrusted": UNTRUSTED_VERSION,
+                }
+            )
         # 2. cleaning ------------------------------------------------------------------
         vis = self.vision_encoder if source.video is not None else None
         space = vis.identity if vis is not None else self.encoder.identity
@@ -898,6 +924,20 @@ class Runner:
             )
         return {f: str(per_frame[f]) for f in needed}
 
+    def _untrusted(self, captions: dict[int, str]) -> dict[int, str]:
+        """The video's text as data: control tokens and sentences addressed to the model
+        removed (``langvad.untrusted``); what was removed goes to provenance and a warning."""
+        clean, report = neutralise_all(captions, MAX_CAPTION_CHARS)
+        self.untrusted = report.as_dict()
+        if report.texts:
+            self.console.print(
+                f"[yellow]warning:[/] the video's text held {report.instructions} sentence(s) "
+                f"addressed to the model and {report.control_tokens} chat control token(s) in "
+                f"{report.texts} caption(s); removed before any prompt "
+                "(result.json provenance.untrusted_text)"
+            )
+        return clean
+
     def _frame_key(self, kind: str, identity: str, source: Source, frame: int) -> str:
         return stable_hash({kind: identity, "src": source.fingerprint, "frame": frame})
 
@@ -1010,6 +1050,8 @@ class Runner:
             "stage_keys": self.stage_keys,
             "segmentation": self.segmentation,
             "unexplained_segments": self.explain_failures,
+            "untrusted_text": self.untrusted,
+            "input_warnings": list(source.warnings),
             "usage": u,
             "cache": str(Path(self.store.path)),
         }

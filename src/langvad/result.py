@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from langvad.errors import OutputError
+from langvad.fileio import atomic_path, write_atomic
 
 
 class Window(BaseModel):
@@ -67,28 +71,38 @@ class Result(BaseModel):
 
     # -- writers ---------------------------------------------------------------------------
     def write(self, out_dir: str | Path) -> dict[str, Path]:
+        """Write result.json, scores.csv and scores.png into ``out_dir``, each atomically.
+
+        A failed write (full disk, no permission) raises :class:`OutputError` naming the file
+        and leaves the previous file, if any, as it was.
+        """
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
+        _make_dir(out)
         paths = {
             "json": out / "result.json",
             "csv": out / "scores.csv",
             "png": out / "scores.png",
         }
-        paths["json"].write_text(self.model_dump_json(indent=2))
+        write_atomic(paths["json"], self.model_dump_json(indent=2))
         self.write_csv(paths["csv"])
         self.write_plot(paths["png"])
         return paths
 
-    def write_csv(self, path: Path) -> None:
+    def csv_text(self) -> str:
+        """scores.csv: one row per frame (index, time, score, inside a segment)."""
         anomalous = [False] * self.n_frames
         for s in self.segments:
             for f in range(s.start_frame, s.end_frame + 1):
                 anomalous[f] = True
-        with path.open("w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["frame", "time_s", "score", "in_segment"])
-            for i, (t, s) in enumerate(zip(self.timestamps, self.scores, strict=True)):
-                w.writerow([i, f"{t:.4f}", f"{s:.6f}", int(anomalous[i])])
+        buf = io.StringIO(newline="")
+        w = csv.writer(buf)
+        w.writerow(["frame", "time_s", "score", "in_segment"])
+        for i, (t, s) in enumerate(zip(self.timestamps, self.scores, strict=True)):
+            w.writerow([i, f"{t:.4f}", f"{s:.6f}", int(anomalous[i])])
+        return buf.getvalue()
+
+    def write_csv(self, path: Path) -> None:
+        write_atomic(path, self.csv_text())
 
     def write_plot(self, path: Path) -> None:
         import matplotlib
@@ -124,5 +138,18 @@ class Result(BaseModel):
         ax.set_title(Path(self.input).name)
         ax.legend(loc="upper right", fontsize=7)
         fig.tight_layout()
-        fig.savefig(path)
-        plt.close(fig)
+        try:
+            with atomic_path(path) as tmp:
+                fig.savefig(tmp, format="png")
+        finally:
+            plt.close(fig)
+
+
+def _make_dir(out: Path) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(
+            f"cannot create output folder {out}: {e.strerror or e}",
+            hint="choose another --out or make its parent folder writable",
+        ) from None

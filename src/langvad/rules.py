@@ -105,11 +105,9 @@ def load_rules(path: str | Path) -> Rules:
         raise InputError(
             f"rules file {p} not found", hint="check the path, or write one with langvad induce"
         )
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(f"rules file {p} cannot be read: {e}", hint="save it as UTF-8 text") from e
-    return parse_rules(text, source=f"rules file {p}")
+    from langvad.userfiles import read_text_file  # BOM, size limit, one clear error
+
+    return parse_rules(read_text_file(p, "rules file")[1], source=f"rules file {p}")
 
 
 def render_rules(rules: Rules, *, header: str = "") -> str:

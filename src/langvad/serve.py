@@ -6,34 +6,44 @@ outside RUNS_DIR (``..``, encoded ``%2e%2e``, absolute paths, symlinks pointing 
 to localhost by default; any other bind needs a token, checked as ``?token=``, as
 ``Authorization: Bearer`` or as the cookie set after a valid ``?token=`` (so that the page's
 video and caption requests carry it).
+
+A run whose result.json is missing, truncated, not JSON or not a langvad result is listed as
+broken with the reason, and its page is an error card (HTTP 422), never its stale report.html.
+The socket is bound before the URL is printed, so a bad or busy port is one clear error.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
-import json
 import secrets
+import socket
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import quote
 
 import jinja2
 import typer
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import ValidationError
 
 from langvad.errors import InputError, LangvadError
+from langvad.result import Result
 
 __all__ = [
     "LOCAL_HOSTS",
     "RunInfo",
+    "bind_socket",
     "check_bind",
+    "check_port",
     "create_app",
     "list_runs",
     "resolve_inside",
+    "run_problem",
     "serve",
 ]
 
@@ -48,6 +58,7 @@ _MEDIA_TYPES = {
     ".webm": "video/webm",
 }
 _LISTED_FILES = ("report.html", "result.json", "events.jsonl", "captions.vtt", "scores.csv")
+BROKEN_STATUS = 422  # a run page whose result.json is unusable
 _report_lock = threading.Lock()
 
 
@@ -63,6 +74,51 @@ def check_bind(host: str, token: str | None) -> None:
             "read the runs",
             "Pass --token SECRET (or set LANGVAD_TOKEN), or bind to 127.0.0.1",
         )
+
+
+def check_port(port: int) -> None:
+    """Raise :class:`InputError` unless ``port`` is a TCP port (1..65535)."""
+    if not 1 <= port <= 65535:
+        raise InputError(
+            f"--port {port} is not a TCP port", "Give a number from 1 to 65535 (default 8000)"
+        )
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` and listening; :class:`InputError` when that fails."""
+    check_port(port)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        raise _bind_error(host, port, e) from None
+    return sock
+
+
+def _bind_error(host: str, port: int, e: OSError) -> InputError:
+    where = f"{host}:{port}"
+    if isinstance(e, socket.gaierror):
+        return InputError(f"Cannot serve on {where}: unknown host {host!r}", "Check --host")
+    if e.errno == errno.EADDRINUSE:
+        return InputError(
+            f"Cannot serve on {where}: the port is already in use",
+            "Stop the program using it or pass another --port",
+        )
+    if e.errno == errno.EACCES:
+        return InputError(
+            f"Cannot serve on {where}: not allowed to use port {port}",
+            "Pass a --port above 1023",
+        )
+    if e.errno == errno.EADDRNOTAVAIL:
+        return InputError(
+            f"Cannot serve on {where}: {host} is not an address of this machine",
+            "Pass --host 127.0.0.1 or one of this machine's addresses",
+        )
+    return InputError(f"Cannot serve on {where}: {e.strerror or e}", "Check --host and --port")
 
 
 def resolve_inside(root: Path, rel: str) -> Path | None:
@@ -88,41 +144,106 @@ class RunInfo:
     max_score: float | None = None
     has_report: bool = False
     files: list[str] = field(default_factory=list)
-    error: str | None = None
+    error: str | None = None  # one line: why the run is broken
+    broken: bool = False
+
+
+class _Summary(NamedTuple):
+    error: str | None
+    input: str = ""
+    n_segments: int | None = None
+    max_score: float | None = None
+
+
+def _validation_reason(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    if first["type"] == "json_invalid":
+        return (
+            f"result.json is truncated or not JSON ({first['msg'].removeprefix('Invalid JSON: ')})"
+        )
+    where = ".".join(str(p) for p in first["loc"]) or "top level"
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"result.json is not a langvad result ({where}: {first['msg']}){more}"
+
+
+@functools.lru_cache(maxsize=512)
+def _summary(path: str, mtime_ns: int, size: int) -> _Summary:
+    """What the listing shows of one result.json, cached while the file is unchanged."""
+    del mtime_ns  # part of the cache key only
+    if size == 0:
+        return _Summary("result.json is empty (the run was interrupted while writing it)")
+    try:
+        result = Result.model_validate_json(Path(path).read_bytes())
+    except OSError as e:
+        return _Summary(f"result.json cannot be read ({e.strerror or e})")
+    except ValidationError as e:
+        return _Summary(_validation_reason(e))
+    return _Summary(None, result.input, len(result.segments), max(result.scores, default=None))
+
+
+def _run_summary(d: Path) -> _Summary:
+    path = d / "result.json"
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return _Summary("result.json is missing")
+    except OSError as e:
+        return _Summary(f"result.json cannot be read ({e.strerror or e})")
+    if not path.is_file():
+        return _Summary("result.json is not a file")
+    return _summary(str(path), st.st_mtime_ns, st.st_size)
+
+
+def run_problem(d: Path) -> str | None:
+    """Why the run in ``d`` is broken (one line), or None when its result.json is a Result."""
+    return _run_summary(d).error
+
+
+def _is_run(d: Path) -> bool:
+    return any((d / f).is_file() for f in _LISTED_FILES)
+
+
+def _stamp(d: Path) -> float:
+    """The run's time: its result.json's, else its newest run file's."""
+    result = d / "result.json"
+    if result.is_file():
+        return result.stat().st_mtime
+    times = [(d / f).stat().st_mtime for f in _LISTED_FILES if (d / f).is_file()]
+    return max(times, default=d.stat().st_mtime)
 
 
 def _run_info(d: Path) -> RunInfo:
-    result = d / "result.json"
-    stamp = datetime.fromtimestamp(result.stat().st_mtime).astimezone()
+    stamp = datetime.fromtimestamp(_stamp(d)).astimezone()
     info = RunInfo(name=d.name, date=stamp.strftime("%Y-%m-%d %H:%M"))
-    try:
-        data = json.loads(result.read_text(encoding="utf-8"))
-        info.input = str(data["input"])
-        info.input_name = PurePosixPath(info.input).name or info.input
-        info.n_segments = len(data.get("segments", []))
-        scores = [float(s) for s in data.get("scores", [])]
-        info.max_score = max(scores) if scores else None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        info.error = f"unreadable result.json ({type(exc).__name__}: {exc})"
+    summary = _run_summary(d)
     info.files = [f for f in _LISTED_FILES if (d / f).is_file()]
+    if summary.error is not None:
+        info.error, info.broken = summary.error, True
+        if "report.html" in info.files:  # stale or partial: never offered as the report
+            info.files.remove("report.html")
+        return info
+    info.input = summary.input
+    info.input_name = PurePosixPath(info.input).name or info.input
+    info.n_segments, info.max_score = summary.n_segments, summary.max_score
     info.has_report = (d / "report.html").is_file()
-    if not info.has_report and info.error is None:
+    if not info.has_report:
         info.files.insert(0, "report.html")  # made on first request
     return info
 
 
 def list_runs(runs_dir: Path) -> list[RunInfo]:
-    """Runs under ``runs_dir`` (sub-folders with a result.json), newest first."""
+    """Runs under ``runs_dir`` (sub-folders with a result.json or other run files, the broken
+    ones included), newest first."""
     base = runs_dir.resolve()
     dirs = [
         d
         for d in base.iterdir()
         if d.is_dir()
         and not d.name.startswith(".")
-        and (d / "result.json").is_file()
         and resolve_inside(base, d.name) is not None
+        and _is_run(d)
     ]
-    dirs.sort(key=lambda d: (d / "result.json").stat().st_mtime, reverse=True)
+    dirs.sort(key=_stamp, reverse=True)
     return [_run_info(d) for d in dirs]
 
 
@@ -157,15 +278,52 @@ def _authorized(request: Request, token: str) -> tuple[bool, bool]:
 
 
 def _ensure_report(run_dir: Path) -> None:
-    """Write report.html (and its video, captions, events) for a run that has none yet."""
+    """Write report.html (and its video, captions, events) for a run that has none yet.
+
+    Raises :class:`LangvadError` (the report cannot be written) or ValidationError/OSError
+    (result.json changed under us)."""
     from langvad.report import default_video, write_report
-    from langvad.result import Result
 
     with _report_lock:
         if (run_dir / "report.html").is_file():
             return
-        result = Result.model_validate_json((run_dir / "result.json").read_text("utf-8"))
+        result = Result.model_validate_json((run_dir / "result.json").read_bytes())
         write_report(result, run_dir, default_video(result))
+
+
+def _error_page(d: Path, title: str, reason: str, hint: str, status: int) -> HTMLResponse:
+    """An HTML error card for the run in ``d``, linking the files it still has (never its
+    report.html: with a broken result.json that page is stale or partial)."""
+    files = [f for f in _LISTED_FILES if f != "report.html" and (d / f).is_file()]
+    html = (
+        _templates()
+        .get_template("run_error.html.j2")
+        .render(name=d.name, title=title, reason=reason, hint=hint, files=files)
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def _broken_page(d: Path, reason: str) -> HTMLResponse:
+    hint = (
+        f"Run `langvad detect INPUT --out .../{d.name}` again to rewrite it, or delete the "
+        "folder; the files it still holds are linked below"
+    )
+    return _error_page(d, "This run is broken", reason, hint, BROKEN_STATUS)
+
+
+def _report_page(d: Path) -> Response:
+    """The run's report.html (written on first request), or an error card: never a 500 with
+    a traceback, never a stale report beside a broken result.json."""
+    problem = run_problem(d)
+    if problem is not None:
+        return _broken_page(d, problem)
+    try:
+        _ensure_report(d)
+    except LangvadError as e:
+        return _error_page(d, "The report could not be written", e.message, e.hint, 500)
+    except (ValidationError, OSError):  # result.json changed after the check
+        return _broken_page(d, run_problem(d) or "result.json changed while it was read")
+    return FileResponse(d / "report.html", media_type="text/html; charset=utf-8")
 
 
 def create_app(runs_dir: Path, token: str | None = None) -> FastAPI:
@@ -200,7 +358,7 @@ def create_app(runs_dir: Path, token: str | None = None) -> FastAPI:
         d = resolve_inside(root, name)
         if d is None or d == root:
             raise HTTPException(403, "path outside the runs folder")
-        if not (d / "result.json").is_file():
+        if not d.is_dir() or not _is_run(d):
             raise HTTPException(404, f"no run named {name!r}")
         return d
 
@@ -215,18 +373,21 @@ def create_app(runs_dir: Path, token: str | None = None) -> FastAPI:
 
     @app.get("/runs/{name}")
     @app.get("/runs/{name}/")
-    def run_home(name: str) -> RedirectResponse:
-        run_dir(name)
+    def run_home(name: str) -> Response:
+        d = run_dir(name)
+        problem = run_problem(d)
+        if problem is not None:
+            return _broken_page(d, problem)
         return RedirectResponse(f"/runs/{quote(name)}/report.html", status_code=307)
 
     @app.api_route("/runs/{name}/{path:path}", methods=["GET", "HEAD"])
-    def run_file(name: str, path: str) -> FileResponse:
+    def run_file(name: str, path: str) -> Response:
         d = run_dir(name)
         target = resolve_inside(d, path)
         if target is None:
             raise HTTPException(403, "path outside the run folder")
-        if path == "report.html" and not target.is_file():
-            _ensure_report(d)
+        if target == (d / "report.html").resolve():
+            return _report_page(d)
         if not target.is_file():
             raise HTTPException(404, f"no file {path!r} in run {name!r}")
         media = _MEDIA_TYPES.get(target.suffix.lower())
@@ -259,7 +420,9 @@ def serve(
     err = Console(stderr=True)
     try:
         check_bind(host, token)
+        check_port(port)
         app = create_app(runs_dir, token)
+        sock = bind_socket(host, port)  # before printing the URL: a busy port is one error
     except LangvadError as e:
         err.print(f"[bold red]error:[/] {e.message}")
         if e.hint:
@@ -268,4 +431,8 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={quote(token)}" if token else "")
     err.print(f"serving {Path(runs_dir).resolve()} at [bold]{url}[/] (Ctrl+C to stop)")
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()

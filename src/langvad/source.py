@@ -23,6 +23,12 @@ class Source:
     video: VideoInfo | None
 
     @property
+    def warnings(self) -> tuple[str, ...]:
+        """What is wrong with the input but was worked around (a truncated video, …)."""
+        found = self.video.warnings if self.video is not None else ()
+        return found + (self.captions.warnings if self.captions is not None else ())
+
+    @property
     def duration(self) -> float:
         """Seconds from the first frame to the end of the last one."""
         if not self.timestamps:
@@ -61,7 +67,7 @@ def open_source(
             video=None,
         )
     info = probe(p, folder_fps=fps or 30.0)
-    caps = load_captions(captions) if captions is not None else None
+    caps = load_captions(captions, n_frames=info.n_frames) if captions is not None else None
     if caps is not None and len(caps) > info.n_frames:
         raise InputError(
             f"captions file {caps.path} has {len(caps)} captions but video {info.path} has "

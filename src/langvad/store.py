@@ -21,27 +21,62 @@ from typing import Any
 import numpy as np
 
 from langvad.config import stable_hash
+from langvad.errors import OutputError
+from langvad.fileio import ensure_writable_dir
+
+CACHE_HINT = "pass --cache with a writable file, or set LANGVAD_CACHE to a writable folder"
 
 
 class Store:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(
-            """
-            CREATE TABLE IF NOT EXISTS artefacts (
-                key TEXT PRIMARY KEY, stage TEXT NOT NULL, value TEXT NOT NULL,
-                created REAL NOT NULL);
-            CREATE TABLE IF NOT EXISTS calls (
-                key TEXT PRIMARY KEY, kind TEXT NOT NULL, value BLOB NOT NULL,
-                created REAL NOT NULL);
-            """
-        )
-        self._db.commit()
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        """Open the cache and prove it writable now, before any work is done for it."""
+        if self.path.is_dir():
+            raise OutputError(f"cache {self.path} is a folder", hint="name a file, " + CACHE_HINT)
+        ensure_writable_dir(self.path.parent, "cache folder")
+        try:
+            db = sqlite3.connect(str(self.path), check_same_thread=False, timeout=60)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(
+                """
+                CREATE TABLE IF NOT EXISTS artefacts (
+                    key TEXT PRIMARY KEY, stage TEXT NOT NULL, value TEXT NOT NULL,
+                    created REAL NOT NULL);
+                CREATE TABLE IF NOT EXISTS calls (
+                    key TEXT PRIMARY KEY, kind TEXT NOT NULL, value BLOB NOT NULL,
+                    created REAL NOT NULL);
+                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+                """
+            )
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('opened', ?)", (str(time.time()),))
+            db.commit()
+        except sqlite3.DatabaseError as e:
+            raise self._error(e) from None
+        return db
+
+    def _error(self, e: sqlite3.Error) -> OutputError:
+        what = str(e)
+        if "readonly" in what or "read-only" in what:
+            return OutputError(f"cache {self.path} is read-only ({what})", hint=CACHE_HINT)
+        if "not a database" in what or "malformed" in what:
+            return OutputError(
+                f"cache {self.path} is not a langvad cache or is damaged ({what})",
+                hint="delete it (it only holds results that can be recomputed) or " + CACHE_HINT,
+            )
+        return OutputError(f"cannot use the cache {self.path} ({what})", hint=CACHE_HINT)
+
+    def _write(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        with self._lock:
+            try:
+                self._db.executemany(sql, rows)
+                self._db.commit()
+            except sqlite3.DatabaseError as e:
+                raise self._error(e) from None
 
     # -- stage artefacts ---------------------------------------------------------------
     @staticmethod
@@ -55,11 +90,9 @@ class Store:
 
     def put(self, key: str, stage: str, value: Any) -> None:
         blob = json.dumps(value, ensure_ascii=False)
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO artefacts VALUES (?,?,?,?)", (key, stage, blob, time.time())
-            )
-            self._db.commit()
+        self._write(
+            "INSERT OR REPLACE INTO artefacts VALUES (?,?,?,?)", [(key, stage, blob, time.time())]
+        )
 
     # -- single calls --------------------------------------------------------------------
     def get_call(self, key: str) -> Any | None:
@@ -68,12 +101,8 @@ class Store:
         return None if row is None else json.loads(row[0])
 
     def put_call(self, key: str, kind: str, value: Any) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO calls VALUES (?,?,?,?)",
-                (key, kind, json.dumps(value, ensure_ascii=False), time.time()),
-            )
-            self._db.commit()
+        row = (key, kind, json.dumps(value, ensure_ascii=False), time.time())
+        self._write("INSERT OR REPLACE INTO calls VALUES (?,?,?,?)", [row])
 
     def get_vectors(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
         keys = list(keys)
@@ -89,9 +118,7 @@ class Store:
     def put_vectors(self, kind: str, items: dict[str, np.ndarray]) -> None:
         now = time.time()
         rows = [(k, kind, np.asarray(v, np.float32).tobytes(), now) for k, v in items.items()]
-        with self._lock:
-            self._db.executemany("INSERT OR REPLACE INTO calls VALUES (?,?,?,?)", rows)
-            self._db.commit()
+        self._write("INSERT OR REPLACE INTO calls VALUES (?,?,?,?)", rows)
 
     def count(self, kind: str | None = None) -> int:
         with self._lock:

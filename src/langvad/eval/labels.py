@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-import csv
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from langvad.captions import MAX_FRAMES
 from langvad.errors import InputError
+from langvad.userfiles import count_lines, csv_rows, read_text_file, split_lines
 
 
 def load_frame_labels(path: str | Path) -> np.ndarray:
     """0/1 label per frame: a CSV with a ``label`` column (the text-bench format,
-    row k = frame k) or a text file with one 0/1 per line."""
+    row k = frame k) or a text file with one 0/1 per line. UTF-8 (a byte-order mark is
+    accepted), at most MAX_FRAMES frames; anything else is one InputError naming the file."""
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"labels file {p} not found", hint="check the path")
-    lines = p.read_text().splitlines()
-    rows = list(csv.reader(lines))
+    _, text = read_text_file(p, "labels file")
+    if count_lines(text) > MAX_FRAMES + 1:
+        raise InputError(
+            f"labels file {p} has more than {MAX_FRAMES + 1:,} lines",
+            hint="one 0/1 label per frame; check the file",
+        )
+    lines = split_lines(text)
+    first = csv_rows(lines[0], f"labels file {p}") if lines else []
     values: list[str]
-    if rows and "label" in [h.strip().lower() for h in rows[0]]:
+    if first and "label" in [h.strip().lower() for h in first[0]]:
+        rows = csv_rows(text, f"labels file {p}")
         col = [h.strip().lower() for h in rows[0]].index("label")
         values = [r[col].strip() if len(r) > col else "" for r in rows[1:] if r]
     else:
@@ -29,8 +36,9 @@ def load_frame_labels(path: str | Path) -> np.ndarray:
     out = np.zeros(len(values), dtype=np.int8)
     for i, v in enumerate(values):
         if v not in ("0", "1"):
+            shown = v if len(v) <= 30 else v[:27] + "..."
             raise InputError(
-                f"labels file {p}: frame {i} has label {v!r}, expected 0 or 1",
+                f"labels file {p}: frame {i} has label {shown!r}, expected 0 or 1",
                 hint="one 0/1 label per frame",
             )
         out[i] = int(v)

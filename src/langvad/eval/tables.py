@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.table import Table
 
 from langvad.eval.harness import EvalRun
+from langvad.fileio import atomic_path, write_atomic
 
 COLUMNS = [
     ("auc", "AUC (pooled)"),
@@ -80,8 +82,8 @@ def markdown(run: EvalRun) -> str:
 def write_outputs(run: EvalRun, out: Path, *, curves: bool = False) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {"json": out / "results.json", "md": out / "results.md"}
-    paths["json"].write_text(json.dumps(run.to_json(), indent=2))
-    paths["md"].write_text(markdown(run))
+    write_atomic(paths["json"], json.dumps(run.to_json(), indent=2))
+    write_atomic(paths["md"], markdown(run))
     if curves:
         paths.update(write_curves(run, out))
     return paths
@@ -112,8 +114,7 @@ def write_curves(run: EvalRun, out: Path) -> dict[str, Path]:
             ax.legend(fontsize=6)
             fig.tight_layout()
             paths[name] = out / f"{name}.png"
-            fig.savefig(paths[name], dpi=110)
-            plt.close(fig)
+            _save_png(fig, paths[name], dpi=110)
     n = len(run.items)
     cols = min(4, n)
     rows_ = math.ceil(n / cols)
@@ -130,6 +131,16 @@ def write_curves(run: EvalRun, out: Path) -> dict[str, Path]:
     axes.flat[0].legend(fontsize=6)
     fig.tight_layout()
     paths["videos"] = out / "per_video.png"
-    fig.savefig(paths["videos"], dpi=90)
-    plt.close(fig)
+    _save_png(fig, paths["videos"], dpi=90)
     return paths
+
+
+def _save_png(fig: Any, path: Path, *, dpi: int) -> None:
+    """Save and close ``fig``: a temporary file renamed over ``path`` (OutputError on failure)."""
+    import matplotlib.pyplot as plt
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi)
+    finally:
+        plt.close(fig)

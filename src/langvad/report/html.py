@@ -20,6 +20,7 @@ from typing import Any
 import jinja2
 
 from langvad.errors import VideoError
+from langvad.fileio import write_atomic
 from langvad.report.events import write_events
 from langvad.report.media import Progress, browser_video, thumbnails
 from langvad.report.vtt import build_vtt, result_duration, window_ranges, write_vtt
@@ -208,7 +209,7 @@ def _write_html(
         thumbs = thumbnails(Path(video), frames)
     path = out / "report.html"
     html = render_html(result, video_src=playable.name if playable else None, thumbs=thumbs)
-    path.write_text(html, encoding="utf-8")
+    write_atomic(path, html)
     return path, playable
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import io
 import os
 import shutil
@@ -22,6 +23,7 @@ import av
 from PIL import Image
 
 from langvad.errors import VideoError
+from langvad.fileio import atomic_path
 from langvad.video import VideoInfo, probe, read_frames
 
 __all__ = [
@@ -47,6 +49,8 @@ _PLAYABLE = {
 _PLAYABLE_AUDIO = {"aac", "mp3", "opus", "vorbis"}
 _TRANSCODE_MAX_SIDE = 1280
 _TIME_BASE = Fraction(1, 1000)
+# FFmpeg errors that are about the output file, not the video: reported as OutputError
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS})
 
 Progress = Callable[[int, int], None]  # (frames done, frames in all)
 
@@ -92,12 +96,14 @@ def is_browser_playable(path: Path) -> bool:
 
 
 def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link ``src`` as ``dst`` (all or nothing), else copy it atomically (OutputError)."""
     with contextlib.suppress(FileNotFoundError):
         dst.unlink()
     try:
         os.link(src, dst)
     except OSError:
-        shutil.copyfile(src, dst)
+        with atomic_path(dst) as tmp:
+            shutil.copyfile(src, tmp)
 
 
 def browser_video(video: Path, out_dir: Path, progress: Progress | None = None) -> Path:
@@ -155,41 +161,46 @@ def transcode(info: VideoInfo, stem: Path, *, progress: Progress | None = None) 
 
 
 def _encode(info: VideoInfo, dst: Path, codec: str, progress: Progress | None) -> None:
-    width, height = _even_size(info)
+    """Encode to a temporary file beside ``dst``, renamed over it only when complete."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dst.with_name(dst.name + ".part")
-    options = {"movflags": "+faststart"} if dst.suffix == ".mp4" else {}
+    with atomic_path(dst) as tmp:
+        try:
+            _mux(info, tmp, dst.suffix[1:], codec, progress)
+        except av.FFmpegError as exc:
+            if isinstance(exc, OSError) and exc.errno in _WRITE_ERRNOS:
+                raise  # the output cannot be written: atomic_path makes it an OutputError
+            raise VideoError(
+                f"Encoding a browser copy of {info.path} with {codec} failed ({exc})",
+                "Convert the video to H.264 MP4 yourself and report on that file",
+            ) from exc
+
+
+def _mux(info: VideoInfo, path: Path, fmt: str, codec: str, progress: Progress | None) -> None:
+    width, height = _even_size(info)
+    options = {"movflags": "+faststart"} if fmt == "mp4" else {}
     rate = Fraction(info.fps).limit_denominator(1001) if info.fps > 0 else Fraction(30)
-    try:
-        with av.open(str(tmp), mode="w", format=dst.suffix[1:], options=options) as out:
-            stream = out.add_stream(codec, rate=rate)
-            stream.width, stream.height = width, height
-            stream.pix_fmt = "yuv420p"
-            stream.time_base = _TIME_BASE
-            stream.codec_context.time_base = _TIME_BASE
-            if codec == "libx264":
-                stream.options = {"preset": "veryfast", "crf": "23"}
-            else:
-                stream.options = {"deadline": "realtime", "cpu-used": "8", "b": "1M"}
-            last_pts = -1
-            for done, (_, t, rgb) in enumerate(read_frames(info, range(info.n_frames)), 1):
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-                if (frame.width, frame.height) != (width, height):
-                    frame = frame.reformat(width=width, height=height)
-                frame.pts = max(round(t / _TIME_BASE), last_pts + 1)
-                frame.time_base = _TIME_BASE
-                last_pts = frame.pts
-                out.mux(stream.encode(frame))
-                if progress is not None:
-                    progress(done, info.n_frames)
-            out.mux(stream.encode(None))
-    except av.FFmpegError as exc:
-        tmp.unlink(missing_ok=True)
-        raise VideoError(
-            f"Encoding a browser copy of {info.path} with {codec} failed ({exc})",
-            "Convert the video to H.264 MP4 yourself and report on that file",
-        ) from exc
-    tmp.replace(dst)
+    with av.open(str(path), mode="w", format=fmt, options=options) as out:
+        stream = out.add_stream(codec, rate=rate)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        stream.time_base = _TIME_BASE
+        stream.codec_context.time_base = _TIME_BASE
+        if codec == "libx264":
+            stream.options = {"preset": "veryfast", "crf": "23"}
+        else:
+            stream.options = {"deadline": "realtime", "cpu-used": "8", "b": "1M"}
+        last_pts = -1
+        for done, (_, t, rgb) in enumerate(read_frames(info, range(info.n_frames)), 1):
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            if (frame.width, frame.height) != (width, height):
+                frame = frame.reformat(width=width, height=height)
+            frame.pts = max(round(t / _TIME_BASE), last_pts + 1)
+            frame.time_base = _TIME_BASE
+            last_pts = frame.pts
+            out.mux(stream.encode(frame))
+            if progress is not None:
+                progress(done, info.n_frames)
+        out.mux(stream.encode(None))
 
 
 def thumbnails(

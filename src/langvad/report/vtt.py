@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from langvad.fileio import write_atomic
 from langvad.result import Result, Segment
 
 __all__ = [
@@ -109,5 +110,4 @@ def write_vtt(result: Result, out_dir: str | Path, video: Path | None = None) ->
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "captions.vtt"
-    path.write_text(build_vtt(result), encoding="utf-8")
-    return path
+    return write_atomic(path, build_vtt(result))

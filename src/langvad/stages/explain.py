@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from langvad.config import Prompts
 from langvad.models.base import Message
+from langvad.untrusted import as_data, data_block
 
 EXPLAIN_PROMPT = (
     "You review surveillance footage. Below are time-stamped descriptions of a video segment "
@@ -67,10 +68,10 @@ def explain_messages(
     captions = _thin(captions, max_captions)
     evidence = _thin(evidence, max_summaries)
     judged = _thin(judged, max_summaries)
-    lines = [f"Segment {_clock(start_time)}–{_clock(end_time)}."]
+    lines: list[str] = []
     if evidence:
         lines.append("Event detector findings (video models, not descriptions):")
-        lines += [f"[{_clock(t)}] {_clip(e, max_line_chars)}" for t, e in evidence]
+        lines += [f"[{_clock(t)}] {_cut(e, max_line_chars)}" for t, e in evidence]
     if judged:
         lines.append("Items of the descriptions that the judge found abnormal for this camera:")
         lines += [f"[{_clock(t)}] {_clip(e, max_line_chars)}" for t, e in judged]
@@ -80,7 +81,7 @@ def explain_messages(
     if captions:
         lines.append("Frame descriptions:")
         lines += [f"[{_clock(t)}] {_clip(c, max_line_chars)}" for t, c in captions]
-    body = "\n".join(lines)
+    body = f"Segment {_clock(start_time)}–{_clock(end_time)}.\n" + data_block(lines, "explain")
     return [{"role": "user", "content": f"{scene}{EXPLAIN_PROMPT}\n\n{body}"}]
 
 
@@ -92,9 +93,15 @@ def _thin(items: Sequence[tuple[float, str]], n: int) -> list[tuple[float, str]]
     return [items[int(i * step)] for i in range(n)]
 
 
-def _clip(text: str, n: int) -> str:
+def _cut(text: str, n: int) -> str:
+    """One line of langvad's own text (detector findings), cut to n characters."""
     text = " ".join(text.split())
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"
+
+
+def _clip(text: str, n: int) -> str:
+    """One line of video text: neutralised (``langvad.untrusted``) and cut to n characters."""
+    return as_data(text, n)
 
 
 def retry_messages(messages: list[Message], reply: str, error: str) -> list[Message]:

@@ -6,24 +6,23 @@ from collections.abc import Sequence
 
 from langvad.config import Prompts
 from langvad.models.base import Message
+from langvad.untrusted import as_data, data_block
 
 
 def summary_messages(prompts: Prompts, captions: Sequence[str]) -> list[Message]:
-    """P_S followed by the window's captions in time order, one per line."""
+    """P_S followed by the window's captions in time order, one per line, as a data block
+    (text from the video: neutralised and delimited, ``langvad.untrusted``)."""
     scene = f"{prompts.scene}\n" if prompts.scene else ""
-    body = "\n".join(c.strip() for c in captions)
+    body = data_block((as_data(c) for c in captions), task="summarise")
     return [{"role": "user", "content": f"{scene}{prompts.summary}\n{body}"}]
 
 
 def score_messages(prompts: Prompts, summary: str) -> list[Message]:
-    """P_C ∘ P_F ∘ S: the shared prefix first, so its KV cache is reused across windows."""
+    """P_C ∘ P_F ∘ S: the shared prefix first, so its KV cache is reused across windows. S
+    (a summary of video text, or a caption) is a data block."""
     scene = f"{prompts.scene} " if prompts.scene else ""
-    return [
-        {
-            "role": "user",
-            "content": f"{scene}{prompts.context} {prompts.format}\n{summary.strip()}",
-        }
-    ]
+    body = data_block([as_data(summary)], task="rate")
+    return [{"role": "user", "content": f"{scene}{prompts.context} {prompts.format}\n{body}"}]
 
 
 YESNO_PREFILL = "Answer:"
@@ -35,6 +34,7 @@ def yesno_messages(prompts: Prompts, summary: str) -> list[Message]:
     return [
         {
             "role": "user",
-            "content": f"{scene}{prompts.question} Answer yes or no.\n{summary.strip()}",
+            "content": f"{scene}{prompts.question} Answer yes or no.\n"
+            + data_block([as_data(summary)], task="judge"),
         }
     ]

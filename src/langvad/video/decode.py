@@ -10,6 +10,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import hashlib
+import io
 import os
 import re
 import statistics
@@ -59,6 +60,8 @@ class VideoInfo:
     timestamps: tuple[float, ...]
     fingerprint: str
     is_frame_dir: bool
+    # what probe found wrong but could live with: a truncated file, damaged packets
+    warnings: tuple[str, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -96,9 +99,11 @@ def _probe_video_file(p: Path) -> VideoInfo:
         rate = stream.average_rate or stream.guessed_rate or _FALLBACK_FPS
         width = stream.codec_context.width
         height = stream.codec_context.height
+        declared = _declared(container, stream, time_base)
         packets = _demux_packets(container, stream)
 
     frame_pts: list[int | None] | None = None
+    damaged = 0
     pts_list = [pts for pts, _ in packets.items]
     trusted = (
         not packets.error
@@ -113,7 +118,7 @@ def _probe_video_file(p: Path) -> VideoInfo:
         if _tail_matches(p, candidate, packets.last_keyframe_pts):
             frame_pts = list(candidate)
     if frame_pts is None:
-        frame_pts, width, height = _decode_all_pts(p, width, height)
+        frame_pts, width, height, damaged = _decode_all_pts(p, width, height)
 
     if not frame_pts:
         raise VideoError(
@@ -138,7 +143,63 @@ def _probe_video_file(p: Path) -> VideoInfo:
         timestamps=tuple(float(t) for t in times),
         fingerprint=_file_sha256(p),
         is_frame_dir=False,
+        warnings=_integrity_warnings(p, n, float(duration), declared, damaged, packets.error),
     )
+
+
+@dataclass(frozen=True)
+class _Declared:
+    """What the container says the stream holds (0 when it does not say)."""
+
+    frames: int
+    duration: float
+
+
+def _declared(
+    container: av.container.InputContainer, stream: av.VideoStream, time_base: Fraction
+) -> _Declared:
+    if stream.duration:
+        duration = float(stream.duration * time_base)
+    elif container.duration:
+        duration = container.duration / av.time_base
+    else:
+        duration = 0.0
+    return _Declared(int(stream.frames or 0), duration)
+
+
+# decoded frames may fall short of the declared count by this share (or 2 frames) unwarned:
+# containers round, and a stream may end on frames the decoder drops by design
+SHORTFALL_TOLERANCE = 0.02
+
+
+def _integrity_warnings(
+    p: Path, n: int, duration: float, declared: _Declared, damaged: int, demux_error: bool
+) -> tuple[str, ...]:
+    """Warnings for a video that decodes to less than its container promises."""
+    out = []
+    if declared.frames and n < declared.frames - max(2, SHORTFALL_TOLERANCE * declared.frames):
+        out.append(
+            f"{p.name}: decoded {n} of the {declared.frames} frames its container declares "
+            f"({duration:.1f} s of {declared.duration:.1f} s); the file looks truncated or "
+            "damaged, so the missing part is not analysed"
+        )
+    elif (
+        not declared.frames
+        and declared.duration
+        and duration < declared.duration * (1 - SHORTFALL_TOLERANCE) - 0.1
+    ):
+        out.append(
+            f"{p.name}: decoded {duration:.1f} s of the {declared.duration:.1f} s its container "
+            "declares; the file looks truncated or damaged, so the missing part is not analysed"
+        )
+    if damaged:
+        out.append(
+            f"{p.name}: {damaged} damaged packet(s) could not be decoded; their frames are "
+            "missing from the analysis"
+        )
+    elif demux_error and not out:
+        out.append(f"{p.name}: the container is damaged after its last readable frame")
+    return tuple(out)
 
 
 def _open_container(p: Path) -> av.container.InputContainer:
@@ -201,8 +262,13 @@ def _demux_packets(container: av.container.InputContainer, stream: av.VideoStrea
     return _Packets(items, durations, last_key, error)
 
 
-def _iter_decoded(container: av.container.InputContainer, stream: av.VideoStream) -> Iterator:
+def _iter_decoded(
+    container: av.container.InputContainer,
+    stream: av.VideoStream,
+    damage: list[int] | None = None,
+) -> Iterator:
     """Decode ``stream`` in order, skipping packets the decoder rejects; stop at a demux error.
+    ``damage`` (a one-element list) counts the rejected packets.
 
     probe() and read_frames() both use this, so frame indices agree between them.
     """
@@ -220,20 +286,24 @@ def _iter_decoded(container: av.container.InputContainer, stream: av.VideoStream
         try:
             frames = packet.decode()  # the last (empty) packet flushes the decoder
         except (av.FFmpegError, EOFError):
+            if damage is not None:
+                damage[0] += 1
             continue
         yield from frames
 
 
-def _decode_all_pts(p: Path, width: int, height: int) -> tuple[list[int | None], int, int]:
-    """pts of every decodable frame, in decoding (= presentation) order, and the frame size."""
+def _decode_all_pts(p: Path, width: int, height: int) -> tuple[list[int | None], int, int, int]:
+    """pts of every decodable frame, in decoding (= presentation) order, the frame size and
+    the number of packets the decoder rejected."""
     pts_list: list[int | None] = []
+    damage = [0]
     with _open_container(p) as container:
         stream = _video_stream(container, p)
-        for frame in _iter_decoded(container, stream):
+        for frame in _iter_decoded(container, stream, damage):
             if not pts_list:
                 width, height = frame.width, frame.height
             pts_list.append(frame.pts)
-    return pts_list, width, height
+    return pts_list, width, height, damage[0]
 
 
 def _tail_matches(p: Path, frame_pts: list[int], last_key: int | None) -> bool:
@@ -321,11 +391,11 @@ def _probe_frame_dir(p: Path, folder_fps: float) -> VideoInfo:
             f"Put the frames there as {exts} files (e.g. frame_0001.png), or give a video file",
         )
     digest = hashlib.sha256(b"langvad-frame-dir-v1\n")
-    width = height = 0
-    for i, f in enumerate(files):
+    width, height = _image_size(files[0])
+    decode = len(files) * width * height <= FULL_DECODE_PIXEL_BUDGET
+    for f in files:
         data = f.read_bytes()
-        if i == 0:
-            width, height = _image_size(f)
+        _check_image(f, data, decode=decode)
         digest.update(f"{f.name}\0{len(data)}\0{hashlib.sha256(data).hexdigest()}\n".encode())
     n = len(files)
     fps = float(folder_fps)
@@ -347,6 +417,19 @@ def _image_size(f: Path) -> tuple[int, int]:
         with Image.open(f) as im:
             return im.size
     except (OSError, UnidentifiedImageError) as exc:
+        raise _bad_image(f, exc) from exc
+
+
+def _check_image(f: Path, data: bytes, *, decode: bool) -> None:
+    """Refuse a damaged frame image at probe time, before any expensive work: its structure
+    is always checked, and every pixel is decoded when the folder is small enough."""
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            im.verify()
+        if decode:
+            with Image.open(io.BytesIO(data)) as im:
+                im.load()
+    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
         raise _bad_image(f, exc) from exc
 
 

@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from langvad.errors import InputError
+from langvad.userfiles import split_lines
 
 Segment = tuple[int, int]
 
 _INT = re.compile(r"-?[0-9]+")
 _FIX = "fix or remove that line"
+_MAX_DIGITS = 15  # a frame number of more digits is no frame number (and int() stays cheap)
 
 
 @dataclass(frozen=True)
@@ -36,10 +38,14 @@ def _where(source: str, line: int) -> str:
     return f"{source}, line {line}"
 
 
+def _clip(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def parse_int(token: str, where: str) -> int:
-    """A plain ASCII integer (``-1``, ``150``); anything else is an InputError."""
-    if not _INT.fullmatch(token):
-        raise InputError(f"{where}: {token!r} is not a whole frame number", hint=_FIX)
+    """A plain ASCII integer (``-1``, ``150``) of at most 15 digits; else an InputError."""
+    if not _INT.fullmatch(token) or len(token.lstrip("-").lstrip("0")) > _MAX_DIGITS:
+        raise InputError(f"{where}: {_clip(token)!r} is not a whole frame number", hint=_FIX)
     return int(token)
 
 
@@ -79,7 +85,7 @@ def _check_unique(anns: list[Annotation], source: str) -> list[Annotation]:
 
 
 def _lines(text: str) -> list[tuple[int, list[str]]]:
-    return [(i, ln.split()) for i, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+    return [(i, ln.split()) for i, ln in enumerate(split_lines(text), 1) if ln.strip()]
 
 
 def parse_ucf_annotations(text: str, source: str) -> list[Annotation]:
@@ -97,7 +103,7 @@ def parse_ucf_annotations(text: str, source: str) -> list[Annotation]:
         if len(tokens) < 4:
             raise InputError(
                 f"{where}: expected 'video category start end [start end ...]', "
-                f"got {' '.join(tokens)!r}",
+                f"got {_clip(' '.join(tokens))!r}",
                 hint=_FIX,
             )
         name, category = tokens[0], tokens[1]
@@ -124,7 +130,8 @@ def parse_xd_annotations(text: str, source: str) -> list[Annotation]:
         where = _where(source, line)
         if len(tokens) < 3:
             raise InputError(
-                f"{where}: expected 'video start end [start end ...]', got {' '.join(tokens)!r}",
+                f"{where}: expected 'video start end [start end ...]', "
+                f"got {_clip(' '.join(tokens))!r}",
                 hint=_FIX,
             )
         name = tokens[0]
@@ -143,9 +150,9 @@ def _frame_number(token: str, where: str) -> int:
     try:
         x = float(token)
     except ValueError:
-        raise InputError(f"{where}: {token!r} is not a frame number", hint=_FIX) from None
-    if not math.isfinite(x) or not x.is_integer():
-        raise InputError(f"{where}: {token!r} is not a whole frame number", hint=_FIX)
+        raise InputError(f"{where}: {_clip(token)!r} is not a frame number", hint=_FIX) from None
+    if not math.isfinite(x) or not x.is_integer() or abs(x) >= 10**_MAX_DIGITS:
+        raise InputError(f"{where}: {_clip(token)!r} is not a whole frame number", hint=_FIX)
     return int(x)
 
 
@@ -155,14 +162,15 @@ def parse_ubnormal_tracks(text: str, source: str) -> tuple[Segment, ...]:
     Frames are 0-based with inclusive ends, as in UBnormal's own
     ``write_frame_level_ground_truth.py`` (``gt[start : end + 1] = 1``)."""
     out: list[Segment] = []
-    for line, raw in enumerate(text.splitlines(), 1):
+    for line, raw in enumerate(split_lines(text), 1):
         if not raw.strip():
             continue
         where = _where(source, line)
         fields = [f.strip() for f in raw.split(",")]
         if len(fields) != 3:
             raise InputError(
-                f"{where}: expected 'object_id,start,end', got {raw.strip()!r}", hint=_FIX
+                f"{where}: expected 'object_id,start,end', got {_clip(raw.strip())!r}",
+                hint=_FIX,
             )
         _frame_number(fields[0], where)
         out.extend(_pairs([_frame_number(f, where) for f in fields[1:]], where, allow_none=False))
@@ -198,7 +206,7 @@ def one_based_ranges(arr: object, where: str) -> tuple[Segment, ...]:
 
 _FIX_MAT = "fix the ground-truth file"
 _M_LINE = re.compile(r"gt_frame\s*=\s*\[([^\]]*)\]")
-_M_RANGE = re.compile(r"(\d+)\s*:\s*(\d+)")
+_M_RANGE = re.compile(r"([0-9]{1,15})\s*:\s*([0-9]{1,15})(?![0-9])")
 
 
 def parse_ucsd_m(text: str, source: str) -> list[tuple[Segment, ...]]:
@@ -206,20 +214,22 @@ def parse_ucsd_m(text: str, source: str) -> list[tuple[Segment, ...]]:
     test video, in order; MATLAB ranges, so 1-based and inclusive (several per line allowed:
     ``[5:90, 140:200]``). Returned 0-based, end inclusive."""
     out: list[tuple[Segment, ...]] = []
-    for line, raw in enumerate(text.splitlines(), 1):
-        m = _M_LINE.search(raw.split("%", 1)[0])
-        if m is None:
-            if "gt_frame" in raw.split("%", 1)[0]:
-                raise InputError(
-                    f"{_where(source, line)}: cannot read {raw.strip()!r}",
-                    hint="expected gt_frame = [start:end, ...];",
-                )
+    for line, raw in enumerate(split_lines(text), 1):
+        code = raw.split("%", 1)[0]
+        at = code.find("gt_frame")
+        if at < 0:
             continue
+        m = _M_LINE.match(code, at)  # at the first occurrence only: linear in the line
+        if m is None:
+            raise InputError(
+                f"{_where(source, line)}: cannot read {_clip(raw.strip())!r}",
+                hint="expected gt_frame = [start:end, ...];",
+            )
         body = m.group(1)
         pairs = [(int(s), int(e)) for s, e in _M_RANGE.findall(body)]
         if _M_RANGE.sub("", body).replace(",", "").strip():
             raise InputError(
-                f"{_where(source, line)}: cannot read {raw.strip()!r}",
+                f"{_where(source, line)}: cannot read {_clip(raw.strip())!r}",
                 hint="expected gt_frame = [start:end, ...];",
             )
         out.append(one_based_ranges(np.array(pairs).T.reshape(2, -1), _where(source, line)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -58,12 +59,38 @@ def _frames_dir(base: Path, name: str) -> Path:
 _HINT = "each test_frame_mask/<video>.npy holds one 0/1 per frame"
 
 
+def _check_npy_header(path: Path) -> None:
+    """Refuse what is not a plain .npy array (a .npz zip, a pickle) or whose header promises
+    more data than the file holds, before numpy allocates it."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        if f.read(6) != b"\x93NUMPY":
+            raise InputError(f"{path} is not a .npy array file", hint=_HINT)
+        f.seek(0)
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            raise InputError(f"{path}: unsupported .npy format version {version}", hint=_HINT)
+        body = size - f.tell()
+    if any(d > 2**40 for d in shape) or math.prod(shape) * dtype.itemsize > body:
+        raise InputError(
+            f"{path}: its header announces an array of shape {shape} but the file holds only "
+            f"{body:,} bytes of data",
+            hint=_HINT,
+        )
+
+
 def read_npy_labels(path: Path) -> np.ndarray:
     """A 1-D array of 0/1 (any integer, bool or whole float dtype) as int8."""
     try:
+        _check_npy_header(path)
         a = np.load(path, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise InputError(f"cannot read {path} as a .npy array ({e})", hint=_HINT) from e
+    except (ValueError, OSError, EOFError, MemoryError) as e:
+        msg = str(e) if len(str(e)) <= 200 else str(e)[:197] + "..."
+        raise InputError(f"cannot read {path} as a .npy array ({msg})", hint=_HINT) from e
     a = np.asarray(a)
     if a.ndim == 2 and 1 in a.shape:
         a = a.ravel()

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import re
 from pathlib import Path
 
 import numpy as np
 
-from langvad.captions import load_captions
+from langvad.captions import MAX_FRAMES, load_captions
 from langvad.errors import InputError
 from langvad.eval.datasets.base import EvalItem, natural_key, take
+from langvad.userfiles import count_lines, csv_rows, read_text_file
 
 #: Frame rates of the datasets the text bench comes from (UCSD Ped2 10 fps, CUHK Avenue 25 fps).
 TEXT_BENCH_FPS: dict[str, float] = {"ped2": 10.0, "avenue": 25.0}
@@ -79,11 +79,16 @@ _FRAME_IN_PATH = re.compile(r"(\d+)\.[A-Za-z]+$")
 
 def read_label_csv(path: Path) -> np.ndarray:
     """Labels of a text-bench CSV (``image_path,label``); errors name file and line."""
-    rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+    _, text = read_text_file(path, "labels file")
+    if count_lines(text) > MAX_FRAMES + 1:
+        raise InputError(
+            f"labels file {path} has more than {MAX_FRAMES + 1:,} lines", hint="one row per frame"
+        )
+    rows = csv_rows(text, str(path))
     header = [h.strip().lower() for h in rows[0]] if rows else []
     if "label" not in header:
         raise InputError(
-            f"{path}, line 1: header {','.join(header)!r} has no 'label' column",
+            f"{path}, line 1: header {','.join(header)[:200]!r} has no 'label' column",
             hint="the header must be image_path,label",
         )
     col = header.index("label")
@@ -95,12 +100,13 @@ def read_label_csv(path: Path) -> np.ndarray:
         where = f"{path}, line {line}"
         value = row[col].strip() if len(row) > col else ""
         if value not in ("0", "1"):
-            raise InputError(f"{where}: label {value!r}, expected 0 or 1", hint="fix that row")
+            shown = value if len(value) <= 30 else value[:27] + "..."
+            raise InputError(f"{where}: label {shown!r}, expected 0 or 1", hint="fix that row")
         if path_col is not None and len(row) > path_col:
-            m = _FRAME_IN_PATH.search(row[path_col].strip())
+            m = _FRAME_IN_PATH.search(row[path_col].strip()[-100:])  # bounded: no slow regex
             if m and int(m.group(1)) != len(values):
                 raise InputError(
-                    f"{where}: {row[path_col].strip()} is not frame {len(values)}",
+                    f"{where}: {row[path_col].strip()[:200]} is not frame {len(values)}",
                     hint="rows must list the frames in order, one row per frame",
                 )
         values.append(int(value))

@@ -17,6 +17,7 @@ from langvad.eval.datasets.base import (
     video_files,
 )
 from langvad.eval.labels import segments_to_labels
+from langvad.userfiles import read_text_file, split_lines
 
 UBNORMAL_SPLITS = ("abnormal_test_video_names.txt", "normal_test_video_names.txt")
 
@@ -40,7 +41,7 @@ def load_ubnormal(root: Path, *, limit: int | None = None) -> list[EvalItem]:
     for split in UBNORMAL_SPLITS:
         f = find_file(root, [split], f"UBnormal split list {split}")
         abnormal = split.startswith("abnormal")
-        names += [(ln.strip(), abnormal) for ln in f.read_text().splitlines() if ln.strip()]
+        names += [(ln.strip(), abnormal) for ln in split_lines(_read(f)) if ln.strip()]
     names.sort(key=lambda t: natural_key(t[0]))
     videos = index_by_name(video_files(root), root)
     missing = [n for n, _ in take(names, limit) if n not in videos]
@@ -57,7 +58,7 @@ def load_ubnormal(root: Path, *, limit: int | None = None) -> list[EvalItem]:
         segments: tuple[tuple[int, int], ...] = ()
         if abnormal:
             tracks = _tracks_file(video, name)
-            segments = parse_ubnormal_tracks(tracks.read_text(encoding="utf-8"), str(tracks))
+            segments = parse_ubnormal_tracks(_read(tracks), str(tracks))
             if not segments:
                 raise InputError(
                     f"{tracks} lists no abnormal track for abnormal video {name}",
@@ -84,3 +85,8 @@ def _tracks_file(video: Path, name: str) -> Path:
         f"tracks file {folder / f'{name}_tracks.txt'} not found for abnormal video {video}",
         hint="unpack the <video>_annotations/ folders beside the videos",
     )
+
+
+def _read(path: Path) -> str:
+    """The UTF-8 text of an annotation file (BOM accepted); else one InputError naming it."""
+    return read_text_file(path, "annotation file")[1]

@@ -19,6 +19,7 @@ from langvad.eval.datasets.base import (
     video_stem,
 )
 from langvad.eval.labels import segments_to_labels
+from langvad.userfiles import read_text_file, split_lines
 
 UCF_ANNOTATIONS = "Temporal_Anomaly_Annotation_for_Testing_Videos.txt"
 UCF_TEST_LIST = "Anomaly_Test.txt"
@@ -41,7 +42,7 @@ def load_ucf(root: Path, *, limit: int | None = None) -> list[EvalItem]:
     file name; the order is that of ``Anomaly_Test.txt`` when present, else of the annotation
     file. Frame counts come from probing each video."""
     ann_file = find_file(root, [UCF_ANNOTATIONS], "UCF-Crime temporal annotation file")
-    anns = parse_ucf_annotations(ann_file.read_text(encoding="utf-8"), str(ann_file))
+    anns = parse_ucf_annotations(_read(ann_file), str(ann_file))
     by_name = {video_stem(a.name): a for a in anns}
     try:
         test_list = find_file(root, [UCF_TEST_LIST], "UCF-Crime test list")
@@ -54,7 +55,7 @@ def load_ucf(root: Path, *, limit: int | None = None) -> list[EvalItem]:
 
 def _in_list_order(test_list: Path, by_name: dict[str, Annotation]) -> list[Annotation]:
     out: list[Annotation] = []
-    for line, raw in enumerate(test_list.read_text(encoding="utf-8").splitlines(), 1):
+    for line, raw in enumerate(split_lines(_read(test_list)), 1):
         if not raw.strip():
             continue
         stem = video_stem(Path(raw.strip()).name)
@@ -84,7 +85,7 @@ def load_clips(root: Path, *, limit: int | None = None) -> list[EvalItem]:
             f"annotation file {ann_file} not found",
             hint="put annotations.txt (UCF-Crime line format) beside the clips",
         )
-    anns = parse_ucf_annotations(ann_file.read_text(encoding="utf-8"), str(ann_file))
+    anns = parse_ucf_annotations(_read(ann_file), str(ann_file))
     return annotated_items(anns, ann_file, index_by_name(video_files(root), root), limit)
 
 
@@ -121,3 +122,8 @@ def annotated_items(
             meta["clipped_frames"] = clipped
         items.append(EvalItem(video_stem(a.name), video, None, labels, fps, meta))
     return items
+
+
+def _read(path: Path) -> str:
+    """The UTF-8 text of an annotation file (BOM accepted); else one InputError naming it."""
+    return read_text_file(path, "annotation file")[1]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pickle
 import re
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
-import scipy.io
-from scipy.io.matlab import MatReadError
 
 from langvad.errors import InputError
 from langvad.eval.datasets.annotations import Segment, one_based_ranges, parse_ucsd_m
@@ -153,25 +155,73 @@ def _maybe(root: Path, name: str) -> Path | None:
         return None
 
 
-def _load_mat(path: Path, key: str) -> np.ndarray:
+# scipy's MATLAB reader is not hardened against damaged files: some crash the interpreter
+# (a segmentation fault, not an exception). It runs in a child process, which reads every
+# file asked for and pickles back the variable (or why it could not).
+_MAT_CHILD = r"""
+import pickle, sys
+import numpy as np
+import scipy.io
+
+key, reduce, out, paths = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+results = []
+for path in paths:
+    print(path, file=sys.stderr, flush=True)
     try:
-        data = scipy.io.loadmat(str(path))
-    except (MatReadError, ValueError, TypeError, OSError, NotImplementedError) as e:
-        raise InputError(
-            f"cannot read {path} as a MATLAB file ({e})",
-            hint="re-save it as a MATLAB v5/v7 .mat file (v7.3/HDF5 is not supported)",
-        ) from e
-    if key not in data:
-        keys = ", ".join(k for k in data if not k.startswith("__")) or "none"
-        raise InputError(
-            f"{path} has no variable {key!r} (it has: {keys})",
-            hint="use the ground-truth file of this dataset",
-        )
-    return np.asarray(data[key])
+        data = scipy.io.loadmat(path)
+        if key not in data:
+            results.append(("missing", ", ".join(k for k in data if not k.startswith("__"))))
+            continue
+        a = np.asarray(data[key])
+        if reduce == "any":
+            a = np.array([np.any(np.asarray(m)) for m in a.ravel()], dtype=np.int8)
+        results.append(("ok", a))
+    except Exception as e:
+        results.append(("error", f"{type(e).__name__}: {e}"[:300]))
+with open(out, "wb") as f:
+    pickle.dump(results, f)
+"""
+_MAT_HINT = "re-save it as a MATLAB v5/v7 .mat file (v7.3/HDF5 is not supported)"
+
+
+def _load_mats(paths: list[Path], key: str, *, reduce: str = "") -> list[np.ndarray]:
+    """Variable ``key`` of each MATLAB file (read in a child process, see ``_MAT_CHILD``);
+    ``reduce="any"``: per cell of the variable, whether any entry is set (int8)."""
+    if not paths:
+        return []
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "mats.pickle"
+        cmd = [sys.executable, "-c", _MAT_CHILD, key, reduce, str(out), *map(str, paths)]
+        proc = subprocess.run(cmd, capture_output=True, check=False)
+        if proc.returncode != 0 or not out.is_file():
+            raise _reader_crashed(paths, proc.stderr.decode("utf-8", "replace"))
+        with out.open("rb") as f:
+            results = pickle.load(f)  # written by our own child from numpy arrays
+    arrays: list[np.ndarray] = []
+    for path, (kind, value) in zip(paths, results, strict=True):
+        if kind == "error":
+            raise InputError(f"cannot read {path} as a MATLAB file ({value})", hint=_MAT_HINT)
+        if kind == "missing":
+            raise InputError(
+                f"{path} has no variable {key!r} (it has: {value or 'none'})",
+                hint="use the ground-truth file of this dataset",
+            )
+        arrays.append(value)
+    return arrays
+
+
+def _reader_crashed(paths: list[Path], stderr: str) -> InputError:
+    started = [ln for ln in stderr.splitlines() if ln in {str(p) for p in paths}]
+    culprit = started[-1] if started else ", ".join(map(str, paths[:3]))
+    return InputError(
+        f"cannot read {culprit} as a MATLAB file (the MATLAB reader crashed on it: the file "
+        "is damaged or not a MATLAB file)",
+        hint=_MAT_HINT,
+    )
 
 
 def _mat_ranges(path: Path) -> list[tuple[Segment, ...]]:
-    gt = _load_mat(path, "gt")
+    (gt,) = _load_mats([path], "gt")
     cells = gt.ravel().tolist() if gt.dtype == object else [gt]
     return [one_based_ranges(c, f"{path}, gt cell {i + 1}") for i, c in enumerate(cells)]
 
@@ -185,8 +235,4 @@ def _mask_dir(root: Path) -> Path | None:
 
 def _mask_labels(masks: Path) -> list[np.ndarray]:
     files = sorted(masks.glob("*_label.mat"), key=lambda f: natural_key(f.name))
-    out: list[np.ndarray] = []
-    for f in files:
-        vol = _load_mat(f, "volLabel").ravel()
-        out.append(np.array([np.any(np.asarray(m)) for m in vol], dtype=np.int8))
-    return out
+    return _load_mats(files, "volLabel", reduce="any")

@@ -18,6 +18,7 @@ from langvad.eval.datasets.base import (
     video_stem,
 )
 from langvad.eval.labels import segments_to_labels
+from langvad.userfiles import read_text_file
 
 XD_ANNOTATIONS = "annotations.txt"
 
@@ -36,10 +37,7 @@ def load_xd(root: Path, *, limit: int | None = None) -> list[EvalItem]:
     Convention: frame numbers 0-based, **ends inclusive** (LAVAD's); segments running past the
     decoded last frame are cut there with a warning (``meta["clipped_frames"]``)."""
     ann_file = find_file(root, [XD_ANNOTATIONS], "XD-Violence annotation file")
-    anns = {
-        video_stem(a.name): a
-        for a in parse_xd_annotations(ann_file.read_text(encoding="utf-8"), str(ann_file))
-    }
+    anns = {video_stem(a.name): a for a in parse_xd_annotations(_read(ann_file), str(ann_file))}
     videos = index_by_name(video_files(root), root)
     if not videos:
         raise InputError(
@@ -77,3 +75,8 @@ def load_xd(root: Path, *, limit: int | None = None) -> list[EvalItem]:
             labels = segments_to_labels(n, (), where=name)
         items.append(EvalItem(name, videos[name], None, labels, fps, meta))
     return items
+
+
+def _read(path: Path) -> str:
+    """The UTF-8 text of an annotation file (BOM accepted); else one InputError naming it."""
+    return read_text_file(path, "annotation file")[1]
