@@ -22,6 +22,7 @@ from langvad.stages.windows import (
     nearest_index,
     window_frames,
 )
+from langvad.untrusted import BEGIN, DATA_NOTE, END
 
 
 def test_centre_frames_every_stride():
@@ -72,13 +73,21 @@ def test_clean_picks_most_similar_pool_caption():
 
 
 def test_prompts_put_shared_prefix_first():
+    """The prompt's own text first (its KV cache is shared across windows), then the video's
+    text as a data block (``langvad.untrusted``)."""
     p = Prompts(context="C?", format="F.", summary="S.", scene="")
-    assert score_messages(p, " a fight ") == [{"role": "user", "content": "C? F.\na fight"}]
-    assert summary_messages(p, ["a", "b "]) == [{"role": "user", "content": "S.\na\nb"}]
+    note = DATA_NOTE.format(task="rate")
+    assert score_messages(p, " a fight ") == [
+        {"role": "user", "content": f"C? F.\n{note}\n{BEGIN}\na fight\n{END}"}
+    ]
+    summary = summary_messages(p, ["a", "b "])[0]["content"]
+    assert summary == f"S.\n{DATA_NOTE.format(task='summarise')}\n{BEGIN}\na\nb\n{END}"
     ps = Prompts(context="C?", format="F.", summary="S.", scene="A walkway.")
-    assert score_messages(ps, "x")[0]["content"] == "A walkway. C? F.\nx"
+    assert score_messages(ps, "x")[0]["content"].startswith("A walkway. C? F.\n")
     q = Prompts(question="Suspicious?", scene="A walkway.")
-    assert yesno_messages(q, " x ")[0]["content"] == "A walkway. Suspicious? Answer yes or no.\nx"
+    asked = yesno_messages(q, " x ")[0]["content"]
+    assert asked.startswith("A walkway. Suspicious? Answer yes or no.\n")
+    assert asked.endswith(f"{BEGIN}\nx\n{END}")
 
 
 def test_yes_probability_pools_spellings_and_ignores_other_tokens():

@@ -252,7 +252,12 @@ def test_frame_dir_fingerprint_follows_content(tmp_path: Path) -> None:
 def test_frame_dir_broken_image(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
     (tmp_path / "b.png").write_bytes(b"not a png")
+    with pytest.raises(VideoError, match="b.png"):  # found by probe, before any work
+        probe(tmp_path)
+    (tmp_path / "b.png").write_bytes(b"")
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "b.png")
     info = probe(tmp_path)
+    (tmp_path / "b.png").write_bytes(b"not a png")  # broken after probe: found on reading
     with pytest.raises(VideoError, match="b.png"):
         list(read_frames(info, [0, 1]))
 
