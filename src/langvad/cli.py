@@ -404,6 +404,7 @@ def _prepare_llm(name: str) -> tuple[Path, str]:
 
 
 def _register_extra_commands() -> None:
+    from langvad.ask_command import ask as ask_cmd
     from langvad.induce_command import induce as induce_cmd
     from langvad.report.command import report as report_cmd
     from langvad.serve import serve as serve_cmd
@@ -411,6 +412,7 @@ def _register_extra_commands() -> None:
     app.command("report")(report_cmd)
     app.command("induce")(induce_cmd)
     app.command("serve")(serve_cmd)
+    app.command("ask")(ask_cmd)
 
 
 _register_extra_commands()

@@ -10,29 +10,45 @@ video and caption requests carry it).
 A run whose result.json is missing, truncated, not JSON or not a langvad result is listed as
 broken with the reason, and its page is an error card (HTTP 422), never its stale report.html.
 The socket is bound before the URL is printed, so a bad or busy port is one clear error.
+
+``POST /runs/{name}/ask`` answers a question about one run (``langvad.ask``): the body is JSON
+``{"question": str, "from": float|null, "to": float|null}`` (at most 4 KB, the question at most
+500 characters) and the reply is the Answer as JSON, or ``{"error": ..., "hint": ...}`` with
+400 (bad question or range), 403 (cross-origin, path outside the runs), 404 (no such run), 413
+(body too large), 415 (not ``application/json``), 422 (broken run) or 503 (the model failed).
+Besides the token, a POST must be ``application/json`` and, when it has an ``Origin``, come from
+the page's own host: a form on another site cannot make the server ask anything. One Asker per
+app, made on the first question, answers one question at a time (llama.cpp is not reentrant).
 """
 
 from __future__ import annotations
 
 import errno
 import functools
+import json
+import logging
+import math
 import secrets
 import socket
 import threading
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, NamedTuple
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Annotated, Any, NamedTuple
+from urllib.parse import quote, urlsplit
 
 import jinja2
 import typer
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
 
-from langvad.errors import InputError, LangvadError
+from langvad.errors import InputError, LangvadError, LLMError, ModelError
 from langvad.result import Result
+
+if TYPE_CHECKING:
+    from langvad.ask import Answer, Asker
 
 __all__ = [
     "LOCAL_HOSTS",
@@ -59,7 +75,10 @@ _MEDIA_TYPES = {
 }
 _LISTED_FILES = ("report.html", "result.json", "events.jsonl", "captions.vtt", "scores.csv")
 BROKEN_STATUS = 422  # a run page whose result.json is unusable
+MAX_ASK_BYTES = 4096  # body of POST /runs/{name}/ask
+MAX_QUESTION_CHARS = 500  # the core's limit too (langvad.ask.MAX_QUESTION_CHARS)
 _report_lock = threading.Lock()
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------------------------
@@ -326,8 +345,154 @@ def _report_page(d: Path) -> Response:
     return FileResponse(d / "report.html", media_type="text/html; charset=utf-8")
 
 
-def create_app(runs_dir: Path, token: str | None = None) -> FastAPI:
-    """The review app over ``runs_dir``. With ``token`` every request must carry it."""
+# --------------------------------------------------------------------------------------------
+# questions (POST /runs/{name}/ask)
+
+
+class _Refused(Exception):
+    """A question request refused before it reaches the model: status, message, hint."""
+
+    def __init__(self, status: int, message: str, hint: str = "") -> None:
+        super().__init__(message)
+        self.status, self.message, self.hint = status, message, hint
+
+
+def _json_error(status: int, message: str, hint: str = "") -> JSONResponse:
+    return JSONResponse({"error": message, "hint": hint}, status_code=status)
+
+
+def _check_same_site(request: Request) -> None:
+    """Refuse a POST that a page on another site could send: it must be ``application/json``
+    (which an HTML form cannot send) and, with an ``Origin`` header, come from this host."""
+    ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if ctype != "application/json":
+        raise _Refused(
+            415,
+            "The question must be sent as JSON (Content-Type: application/json)",
+            'POST {"question": "..."} with that header, or use the report page\'s question box',
+        )
+    origin = request.headers.get("origin")
+    if origin is None:
+        return
+    try:
+        netloc = urlsplit(origin).netloc.lower()
+    except ValueError:
+        netloc = ""
+    if not netloc or netloc != request.headers.get("host", "").lower():
+        raise _Refused(
+            403,
+            "Cross-site request refused: the question came from a page on another site",
+            "Ask from the report page served by langvad serve",
+        )
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    """The request body, or :class:`_Refused` (413) as soon as it passes ``limit`` bytes."""
+    too_big = _Refused(413, f"The request is larger than {limit} bytes", "Ask a shorter question")
+    length = request.headers.get("content-length")
+    if length is not None and length.strip().isdigit() and int(length) > limit:
+        raise too_big
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise too_big
+    return bytes(body)
+
+
+def _time_field(data: dict[str, Any], key: str) -> float | None:
+    v = data.get(key)
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
+        raise _Refused(
+            400,
+            f'"{key}" must be a time in seconds (a number ≥ 0) or null, not {json.dumps(v)[:40]}',
+            "Leave it empty to ask about the whole video",
+        )
+    return float(v)
+
+
+def _parse_question(body: bytes) -> tuple[str, float | None, float | None]:
+    """(question, from, to) of an ask request's JSON body; :class:`_Refused` (400) otherwise."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise _Refused(
+            400,
+            "The request body is not JSON",
+            'Send {"question": "...", "from": null, "to": null}',
+        ) from None
+    if not isinstance(data, dict):
+        raise _Refused(400, "The request body must be a JSON object", 'Send {"question": "..."}')
+    unknown = sorted(str(k) for k in data if k not in ("question", "from", "to"))
+    if unknown:
+        raise _Refused(
+            400,
+            f"Unknown field(s) in the request: {', '.join(unknown)[:200]}",
+            'Send only "question", "from" and "to"',
+        )
+    question = data.get("question")
+    if not isinstance(question, str):
+        raise _Refused(400, '"question" must be a string', "Type a question about the video")
+    question = " ".join(question.split())  # as the core reads it
+    if not question:
+        raise _Refused(
+            400, "The question is empty", "Type a question, e.g. 'When does the fight start?'"
+        )
+    if len(question) > MAX_QUESTION_CHARS:
+        raise _Refused(
+            400,
+            f"The question is too long ({len(question)} characters; at most {MAX_QUESTION_CHARS})",
+            "Ask a shorter question",
+        )
+    start, end = _time_field(data, "from"), _time_field(data, "to")
+    if start is not None and end is not None and end <= start:
+        raise _Refused(
+            400, f'"to" ({end:g} s) must be after "from" ({start:g} s)', "Swap or clear them"
+        )
+    return question, start, end
+
+
+def _error_status(e: LangvadError) -> int:
+    if isinstance(e, InputError):
+        return 400
+    if isinstance(e, LLMError | ModelError):
+        return 503  # the model is missing, broken or failed: maybe later, maybe another --llm
+    return 500
+
+
+class _Answerer:
+    """The app's one :class:`~langvad.ask.Asker`, made on the first question (so that serve
+    starts fast), and the lock that lets one question at a time reach its LLM."""
+
+    def __init__(self, llm: str | None, asker: Asker | None) -> None:
+        self.llm = llm
+        self.asker = asker
+        self._lock = threading.Lock()
+
+    def answer(
+        self, run_dir: Path, question: str, start: float | None, end: float | None
+    ) -> Answer:
+        from langvad.ask import Asker, answer_question
+
+        with self._lock:
+            if self.asker is None:
+                self.asker = Asker(llm_spec=self.llm)
+            return answer_question(run_dir, question, start=start, end=end, asker=self.asker)
+
+
+def create_app(
+    runs_dir: Path,
+    token: str | None = None,
+    *,
+    llm: str | None = None,
+    asker: Asker | None = None,
+) -> FastAPI:
+    """The review app over ``runs_dir``. With ``token`` every request must carry it.
+
+    Questions are answered by ``asker``, else by an Asker made on the first question with
+    ``llm`` (None: each run's own LLM, from its provenance)."""
     root = Path(runs_dir).resolve()
     if not root.is_dir():
         raise InputError(
@@ -335,6 +500,7 @@ def create_app(runs_dir: Path, token: str | None = None) -> FastAPI:
             "Give the folder that holds your runs (each a sub-folder with a result.json)",
         )
     app = FastAPI(title="langvad", docs_url=None, redoc_url=None, openapi_url=None)
+    answerer = app.state.answerer = _Answerer(llm, asker)
 
     @app.middleware("http")
     async def _guard(request: Request, call_next: Any) -> Response:
@@ -380,6 +546,31 @@ def create_app(runs_dir: Path, token: str | None = None) -> FastAPI:
             return _broken_page(d, problem)
         return RedirectResponse(f"/runs/{quote(name)}/report.html", status_code=307)
 
+    @app.post("/runs/{name}/ask")
+    async def ask(name: str, request: Request) -> Response:
+        try:
+            _check_same_site(request)
+            d = run_dir(name)
+            question, start, end = _parse_question(await _read_limited(request, MAX_ASK_BYTES))
+        except _Refused as e:
+            return _json_error(e.status, e.message, e.hint)
+        except HTTPException as e:
+            return _json_error(e.status_code, str(e.detail))
+        problem = run_problem(d)
+        if problem is not None:
+            hint = f"Run `langvad detect INPUT --out .../{d.name}` again to rewrite it"
+            return _json_error(BROKEN_STATUS, f"This run is broken: {problem}", hint)
+        try:
+            answer = await run_in_threadpool(answerer.answer, d, question, start, end)
+        except LangvadError as e:
+            return _json_error(_error_status(e), e.message, e.hint)
+        except Exception:  # never a traceback to the page
+            log.exception("question about run %s failed", d.name)
+            return _json_error(
+                500, "The question could not be answered (internal error)", "See the server log"
+            )
+        return JSONResponse(answer.model_dump(mode="json"))
+
     @app.api_route("/runs/{name}/{path:path}", methods=["GET", "HEAD"])
     def run_file(name: str, path: str) -> Response:
         d = run_dir(name)
@@ -412,6 +603,13 @@ def serve(
         str | None,
         typer.Option(envvar="LANGVAD_TOKEN", help="secret every request must carry"),
     ] = None,
+    llm: Annotated[
+        str | None,
+        typer.Option(
+            help="LLM that answers the report pages' questions (name, .gguf path or spec); "
+            "default: each run's own LLM"
+        ),
+    ] = None,
 ) -> None:
     """Review past runs in a browser: reports, videos with captions, provenance."""
     import uvicorn
@@ -421,7 +619,7 @@ def serve(
     try:
         check_bind(host, token)
         check_port(port)
-        app = create_app(runs_dir, token)
+        app = create_app(runs_dir, token, llm=llm)
         sock = bind_socket(host, port)  # before printing the URL: a busy port is one error
     except LangvadError as e:
         err.print(f"[bold red]error:[/] {e.message}")
