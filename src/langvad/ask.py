@@ -27,6 +27,8 @@ from langvad.config import DEFAULT_ENCODER, DEFAULT_LLM, stable_hash
 from langvad.errors import InputError, LLMError
 from langvad.models.base import ChatReply, Message, TextEncoder
 from langvad.result import Result, Segment
+from langvad.stages.explain import parse_json_reply
+from langvad.stages.explain import retry_messages as explain_retry
 from langvad.store import Store
 from langvad.untrusted import as_data, data_block
 
@@ -408,24 +410,13 @@ def reply_schema() -> dict[str, Any]:
 
 def parse_reply(text: str) -> tuple[ReplyDraft | None, str]:
     """(draft, "") or (None, the validation error)."""
-    try:
-        return ReplyDraft.model_validate_json(text.strip()), ""
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(x) for x in first.get("loc", ())) or "reply"
-        return None, f"{where}: {first.get('msg', 'invalid')}"
+    return parse_json_reply(ReplyDraft, text)
 
 
 def retry_messages(messages: list[Message], reply: str, error: str) -> list[Message]:
-    return [
-        *messages,
-        {"role": "assistant", "content": reply},
-        {
-            "role": "user",
-            "content": f"That reply is not valid ({error}). Reply again with only the JSON "
-            "object with the four fields answer, visible, ranges and confidence.",
-        },
-    ]
+    return explain_retry(
+        messages, reply, error, "the four fields answer, visible, ranges and confidence"
+    )
 
 
 def finish(

@@ -59,6 +59,12 @@ class OpenAICompatLLM:
             )
         return self._client
 
+    def _unreachable(self, e: Exception) -> LLMError:
+        return LLMError(
+            f"cannot reach the LLM server at {self.base_url} ({e.__class__.__name__})",
+            hint="start the server or fix the URL in --llm openai:MODEL@URL",
+        )
+
     def check(self) -> None:
         """Fail now, with one clear line, when the server cannot be reached (a run checks
         this before its expensive work). A server without ``/models`` passes."""
@@ -68,10 +74,7 @@ class OpenAICompatLLM:
         try:
             client.models.list()
         except openai.APIConnectionError as e:
-            raise LLMError(
-                f"cannot reach the LLM server at {self.base_url} ({e.__class__.__name__})",
-                hint="start the server or fix the URL in --llm openai:MODEL@URL",
-            ) from e
+            raise self._unreachable(e) from e
         except openai.AuthenticationError as e:
             raise LLMError(
                 f"LLM server {self.base_url} refused the API key (HTTP {e.status_code})",
@@ -88,10 +91,7 @@ class OpenAICompatLLM:
             with self._lock:
                 r = client.chat.completions.create(model=self.model, **kwargs)
         except openai.APIConnectionError as e:
-            raise LLMError(
-                f"cannot reach the LLM server at {self.base_url} ({e.__class__.__name__})",
-                hint="start the server or fix the URL in --llm openai:MODEL@URL",
-            ) from e
+            raise self._unreachable(e) from e
         except openai.APIStatusError as e:
             raise LLMError(
                 f"LLM server {self.base_url} refused the request for model {self.model!r}: "

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from langvad.config import Prompts
 from langvad.models.base import Message
 from langvad.untrusted import as_data, data_block
+
+M = TypeVar("M", bound=BaseModel)
 
 EXPLAIN_PROMPT = (
     "You review surveillance footage. Below are time-stamped descriptions of a video segment "
@@ -104,24 +106,32 @@ def _clip(text: str, n: int) -> str:
     return as_data(text, n)
 
 
-def retry_messages(messages: list[Message], reply: str, error: str) -> list[Message]:
-    """The one retry: show the model its invalid reply and the validation error."""
+def retry_messages(
+    messages: list[Message], reply: str, error: str, fields: str = "the five fields"
+) -> list[Message]:
+    """The conversation again with the invalid reply and the validation error (one retry of
+    a schema-constrained call)."""
     return [
         *messages,
         {"role": "assistant", "content": reply},
         {
             "role": "user",
             "content": f"That reply is not valid ({error}). Reply again with only the JSON "
-            "object with the five fields.",
+            f"object with {fields}.",
         },
     ]
 
 
-def parse_explanation(text: str) -> tuple[ExplanationDraft | None, str]:
-    """Validate a reply against the schema: (draft, "") or (None, the validation error)."""
+def parse_json_reply(model: type[M], text: str) -> tuple[M | None, str]:
+    """Validate a JSON reply against ``model``: (draft, "") or (None, the first error)."""
     try:
-        return ExplanationDraft.model_validate_json(text.strip()), ""
+        return model.model_validate_json(text.strip()), ""
     except ValidationError as e:
         first = e.errors()[0]
         where = ".".join(str(x) for x in first.get("loc", ())) or "reply"
         return None, f"{where}: {first.get('msg', 'invalid')}"
+
+
+def parse_explanation(text: str) -> tuple[ExplanationDraft | None, str]:
+    """Validate a reply against the schema: (draft, "") or (None, the validation error)."""
+    return parse_json_reply(ExplanationDraft, text)
