@@ -5,7 +5,7 @@ import pytest
 
 from langvad.config import Prompts
 from langvad.stages.clean import clean_captions
-from langvad.stages.frames import Span, centre_to_frames, threshold_segments
+from langvad.stages.frames import Span, centre_to_frames
 from langvad.stages.prompts import score_messages, summary_messages, yesno_messages
 from langvad.stages.refine import refine_scores
 from langvad.stages.score import (
@@ -16,6 +16,7 @@ from langvad.stages.score import (
     parse_bracket_score,
     yes_probability,
 )
+from langvad.stages.segments import hysteresis_segments
 from langvad.stages.windows import (
     centre_frames,
     centre_frames_by_fps,
@@ -183,6 +184,11 @@ def test_centre_to_frames_repeat_and_linear():
     assert centre_to_frames([0, 4], [0.2, 0.6], 6, "linear").tolist() == pytest.approx(
         [0.2, 0.3, 0.4, 0.5, 0.6, 0.6]
     )
+
+
+def threshold_segments(s, ts, thr, min_seconds=0.0):
+    """A fixed threshold is hysteresis with low = high."""
+    return hysteresis_segments(s, ts, thr, thr, min_seconds)
 
 
 def test_threshold_segments():

@@ -18,7 +18,6 @@ from langvad.models.base import Usage
 from langvad.source import Source
 from langvad.stages.evidence import clip_anchors, pool_windows, sustained, window_cells
 from langvad.store import Store
-from langvad.video import read_frames
 from langvad.vision.experts.base import EventExpert, clip_indices
 
 
@@ -61,7 +60,6 @@ def iter_clip_frames(
 ) -> Iterator[tuple[int, list[np.ndarray]]]:
     """(position in ``clips``, frames) for each clip, decoding the video once and keeping
     only the frames that a clip still to come needs."""
-    assert source.video is not None
     if not clips:
         return
     order = sorted(range(len(clips)), key=lambda i: (max(clips[i].frames), i))
@@ -72,7 +70,7 @@ def iter_clip_frames(
     need = sorted({f for c in clips for f in c.frames})
     buf: dict[int, np.ndarray] = {}
     k = 0
-    for f, _t, rgb in read_frames(source.video, need, max_side=max_side):
+    for f, _t, rgb in source.read(need, max_side=max_side):
         buf[f] = rgb
         while k < len(order) and max(clips[order[k]].frames) <= f:
             i = order[k]
@@ -104,11 +102,15 @@ class EvidenceCollector:
 
     def _key(self, expert: EventExpert, source: Source, clip: Clip) -> str:
         return stable_hash(
-            {"expert": expert.identity, "src": source.fingerprint, "frames": list(clip.frames)}
+            {
+                "expert": expert.identity,
+                "src": source.fingerprint,
+                "frames": source.frame_ids(clip.frames),
+            }
         )
 
     def collect(self, source: Source, centre_times: Sequence[float]) -> Evidence:
-        if source.video is None or not self.experts or not centre_times:
+        if not source.has_images or not self.experts or not centre_times:
             return Evidence([{} for _ in centre_times])
         ts = list(source.timestamps)
         duration = ts[-1] + (1.0 / source.fps if source.fps > 0 else 0.0)

@@ -28,10 +28,8 @@ from langvad.judging import (
     judged_fact,
 )
 from langvad.models.assets import cache_dir
-from langvad.models.base import Message, TextEncoder, Usage
+from langvad.models.base import LLM, SLOT_SCORE, SLOT_SUMMARY, Message, TextEncoder, Usage
 from langvad.models.encoders import l2_normalise
-from langvad.models.llamacpp import SLOT_SCORE, SLOT_SUMMARY, LlamaCppLLM
-from langvad.models.openai_llm import OpenAICompatLLM
 from langvad.models.registry import load_encoder, load_llm
 from langvad.result import Explanation, Result, Segment, Window
 from langvad.source import Source
@@ -44,7 +42,7 @@ from langvad.stages.explain import (
     parse_explanation,
     retry_messages,
 )
-from langvad.stages.frames import centre_to_frames, threshold_segments
+from langvad.stages.frames import Span, centre_to_frames
 from langvad.stages.judge import EVERYDAY, JUDGE_FORMULA, frame_track, window_means
 from langvad.stages.prompts import (
     YESNO_PREFILL,
@@ -65,7 +63,6 @@ from langvad.stages.windows import centre_frames, centre_frames_by_fps, window_f
 from langvad.store import Store
 from langvad.untrusted import MAX_CAPTION_CHARS, neutralise_all
 from langvad.untrusted import VERSION as UNTRUSTED_VERSION
-from langvad.video import read_frames
 from langvad.vision.base import Captioner, VisionEncoder
 from langvad.vision.experts import EventExpert, load_experts
 
@@ -88,6 +85,28 @@ class LanguageScores:
     zero_shot: list[float | None]
     refined: np.ndarray  # after refinement
     frame_track: np.ndarray | None = None  # judged modes: the per-frame language score
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """Stage "sample": timestamps, window centre frames, and each window's frames."""
+
+    ts: list[float]
+    centres: list[int]
+    windows: list[list[int]]
+
+
+@dataclasses.dataclass
+class Decisions:
+    """What the scoring stages decided about a plan's windows."""
+
+    plan: Plan
+    evidence: Evidence
+    facts: list[list[str]]  # per window: the experts' facts the LLM read
+    lang: LanguageScores
+    final: np.ndarray  # per window: the fused (or language) score
+    fused: bool  # the evidence took part
+    frame_scores: np.ndarray  # per frame
 
 
 def _judged(record: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -116,7 +135,7 @@ class Runner:
         config: Config,
         *,
         store: Store | None = None,
-        llm: LlamaCppLLM | OpenAICompatLLM | None = None,
+        llm: LLM | None = None,
         encoder: TextEncoder | None = None,
         captioner: Captioner | None = None,
         experts: Mapping[str, EventExpert] | None = None,
@@ -155,7 +174,7 @@ class Runner:
 
     # -- models (lazy) -----------------------------------------------------------------------
     @property
-    def llm(self) -> LlamaCppLLM | OpenAICompatLLM:
+    def llm(self) -> LLM:
         if self._llm is None:
             c = self.config
             self._llm = load_llm(
@@ -412,7 +431,7 @@ class Runner:
     def evidence(self, source: Source, centre_times: Sequence[float]) -> Evidence:
         """Per-window event evidence from the configured experts (videos only)."""
         c = self.config
-        if source.video is None or not c.experts or not centre_times:
+        if not source.has_images or not c.experts or not centre_times:
             return Evidence([{} for _ in centre_times])
         collector = EvidenceCollector(
             self.store,
@@ -424,18 +443,28 @@ class Runner:
         )
         return collector.collect(source, centre_times)
 
-    def run(self, source: Source) -> Result:
+    # -- the stage engine -------------------------------------------------------------------
+    # A finished file and a live stream drive the same stages: ``plan`` (sample windows) →
+    # ``decide`` (captions and evidence → clean → summarise → score → refine → fusion →
+    # per-frame scores) → segments → explanations. A file decides all its windows in one
+    # call over the whole video; a stream (``langvad.live.causal``) calls ``decide`` on a
+    # span of its recent past each time a window's frames have arrived.
+    def plan(self, source: Source, centres: Sequence[int] | None = None) -> Plan:
+        """Stage "sample": the windows' centre frames and the frames each window samples."""
         c = self.config
-        t_start = time.perf_counter()
-        for w in source.warnings:  # said before the expensive work, kept in provenance
-            self.console.print(f"[yellow]warning:[/] {w}")
-        self._preflight()
         ts = list(source.timestamps)
-        centres = self.centres(source)
-        windows = [window_frames(ts[f], ts, c.window_seconds, c.window_frames) for f in centres]
+        cs = list(self.centres(source) if centres is None else centres)
+        windows = [window_frames(ts[f], ts, c.window_seconds, c.window_frames) for f in cs]
+        return Plan(ts, cs, windows)
+
+    def decide(self, source: Source, plan: Plan) -> Decisions:
+        """Every stage that scores windows: evidence, the language path and their fusion,
+        then each frame's score."""
+        c = self.config
+        centres, windows = plan.centres, plan.windows
         # 0. event evidence from the experts, and the facts the LLM reads ------------------
         with self._stage("experts"):
-            ev = self.evidence(source, [ts[f] for f in centres])
+            ev = self.evidence(source, [plan.ts[f] for f in centres])
         facts = [
             evidence_facts(e, ev.reporter, floor=c.fact_floor) if c.expert_facts else []
             for e in ev.windows
@@ -450,82 +479,92 @@ class Runner:
             )
         # 6. fusion with the evidence -------------------------------------------------------
         fused = any(ev.windows)
-        final = (
-            fuse_all(
-                lang.refined,
-                ev.windows,
-                c.fusion_weights,
-                floor=c.evidence_floor,
-                llm_weight=c.llm_weight,
-            )
-            if fused
-            else lang.refined
-        )
-        # 7. every frame + segments -------------------------------------------------------
+        final = self._fuse(lang.refined, ev, c.llm_weight) if fused else lang.refined
+        # 7. every frame ------------------------------------------------------------------
         if lang.frame_track is None:
             frame_scores = centre_to_frames(centres, final, source.n_frames, c.frame_mapping)
         else:  # judged modes: the language track, fused frame by frame with the evidence
             frame_scores = lang.frame_track
             if fused:
-                ev_only = fuse_all(
-                    np.zeros(len(centres)),
-                    ev.windows,
-                    c.fusion_weights,
-                    floor=c.evidence_floor,
-                    llm_weight=0.0,
-                )
+                ev_only = self._fuse(np.zeros(len(centres)), ev, 0.0)
                 ev_frames = centre_to_frames(centres, ev_only, source.n_frames, c.frame_mapping)
                 frame_scores = 1.0 - (1.0 - c.llm_weight * frame_scores) * (1.0 - ev_frames)
-        segments = self._segments(source, centres, final, frame_scores, lang.summaries)
-        # 8. explanations -----------------------------------------------------------------
+        return Decisions(plan, ev, facts, lang, np.asarray(final), fused, frame_scores)
+
+    def _fuse(self, language: np.ndarray, ev: Evidence, llm_weight: float) -> np.ndarray:
+        c = self.config
+        return fuse_all(
+            language, ev.windows, c.fusion_weights, floor=c.evidence_floor, llm_weight=llm_weight
+        )
+
+    def thresholds(self, d: Decisions) -> tuple[float, float]:
+        """(high, low) for a finished video: Otsu on its window scores, or the fixed one."""
+        c = self.config
+        if c.segmentation == "auto":
+            thr = auto_threshold(d.final, hysteresis=c.hysteresis)
+            self.segmentation = {"mode": "auto", "high": thr.high, "low": thr.low, "how": thr.how}
+            return thr.high, thr.low
+        self.segmentation = {"mode": "threshold", "high": c.threshold, "low": c.threshold}
+        return c.threshold, c.threshold
+
+    def run(self, source: Source) -> Result:
+        """A finished file: every window decided at once, then segments and explanations."""
+        c = self.config
+        t_start = time.perf_counter()
+        for w in source.warnings:  # said before the expensive work, kept in provenance
+            self.console.print(f"[yellow]warning:[/] {w}")
+        self._preflight()
+        d = self.decide(source, self.plan(source))
+        high, low = self.thresholds(d)
+        spans = hysteresis_segments(d.frame_scores, d.plan.ts, high, low, c.min_segment_seconds)
+        segments = [self.segment(source, d, s) for s in spans]
         if c.explain and c.llm_weight > 0 and segments:
-            self._explain_all(segments, ts, centres, windows, lang, facts)
-        wins = [
-            Window(
-                centre_frame=f,
-                centre_time=round(ts[f], 4),
-                frames=w,
-                captions=[lang.cleaned[i] for i in w if i in lang.cleaned],
-                summary=summ,
-                raw_score=d["score"],
-                score=float(a),
-                refined_score=float(r),
-                final_score=float(s) if fused else None,
-                option_probs=d.get("probs"),
-                zero_shot_score=z,
-                evidence=e,
-                facts=fa,
-                judged=_judged(d),
-            )
-            for f, w, summ, d, a, r, s, z, e, fa in zip(
-                centres,
-                windows,
-                lang.summaries,
-                lang.scored,
-                lang.filled,
-                lang.refined,
-                final,
-                lang.zero_shot,
-                ev.windows,
-                facts,
-                strict=True,
-            )
-        ]
-        wall = time.perf_counter() - t_start
-        provenance = self._provenance(source, wall, lang.captioned)
-        provenance["evidence"] = self._evidence_provenance(ev)
+            with self._stage("explain"), self._bar() as bar:
+                task = bar.add_task("explanations", total=len(segments))
+                for seg in segments:
+                    seg.explanation = self.explain_segment(seg, d)
+                    bar.advance(task)
+        return self.result(source, d, segments, time.perf_counter() - t_start)
+
+    def result(self, source: Source, d: Decisions, segments: list[Segment], wall: float) -> Result:
+        """Stage "result": windows, frames, segments and provenance as one Result."""
+        provenance = self._provenance(source, wall, d.lang.captioned)
+        provenance["evidence"] = self._evidence_provenance(d.evidence)
         if self.judgement:
             provenance["judgement"] = self.judgement
         return Result(
             input=source.name,
             n_frames=source.n_frames,
             fps=source.fps,
-            timestamps=[round(t, 4) for t in ts],
-            scores=[round(float(s), 6) for s in frame_scores],
-            windows=wins,
+            timestamps=[round(t, 4) for t in d.plan.ts],
+            scores=[round(float(s), 6) for s in d.frame_scores],
+            windows=self.windows(d),
             segments=segments,
             provenance=provenance,
         )
+
+    def windows(self, d: Decisions, which: Sequence[int] | None = None) -> list[Window]:
+        """The decided windows (all, or those at positions ``which``) as result records."""
+        lang, ts = d.lang, d.plan.ts
+        return [
+            Window(
+                centre_frame=d.plan.centres[j],
+                centre_time=round(ts[d.plan.centres[j]], 4),
+                frames=d.plan.windows[j],
+                captions=[lang.cleaned[i] for i in d.plan.windows[j] if i in lang.cleaned],
+                summary=lang.summaries[j],
+                raw_score=lang.scored[j]["score"],
+                score=float(lang.filled[j]),
+                refined_score=float(lang.refined[j]),
+                final_score=float(d.final[j]) if d.fused else None,
+                option_probs=lang.scored[j].get("probs"),
+                zero_shot_score=lang.zero_shot[j],
+                evidence=d.evidence.windows[j],
+                facts=d.facts[j],
+                judged=_judged(lang.scored[j]),
+            )
+            for j in (range(len(d.plan.centres)) if which is None else which)
+        ]
 
     def _language(
         self,
@@ -624,7 +663,7 @@ class Runner:
             def refine() -> list[float]:
                 if not c.refine:
                     return filled.tolist()
-                if vis is not None and source.video is not None:
+                if vis is not None and source.has_images:
                     clip_emb = self._clip_embeddings(source, windows)
                 else:
                     clip_emb = l2_normalise(
@@ -661,12 +700,12 @@ class Runner:
                 {
                     "src": source.fingerprint,
                     "captions": caps_id,
-                    "frames": needed,
+                    "frames": source.frame_ids(needed),
                     "untrusted": UNTRUSTED_VERSION,
                 }
             )
         # 2. cleaning ------------------------------------------------------------------
-        vis = self.vision_encoder if source.video is not None else None
+        vis = self.vision_encoder if source.has_images else None
         space = vis.identity if vis is not None else self.encoder.identity
         memo: dict[str, Any] = {}
 
@@ -678,7 +717,7 @@ class Runner:
 
         def image_emb() -> dict[int, np.ndarray]:
             if "image" not in memo:
-                if vis is not None and source.video is not None:
+                if vis is not None and source.has_images:
                     memo["image"] = self._image_embeddings(source, needed)
                 else:  # no images (or no image encoder): the caption's own text embedding
                     texts, emb = pool()
@@ -805,73 +844,46 @@ class Runner:
 
         return self._llm_call("judge.item", msgs, yesno)  # type: ignore[no-any-return]
 
-    def _segments(
-        self,
-        source: Source,
-        centres: list[int],
-        window_scores: np.ndarray,
-        frame_scores: np.ndarray,
-        summaries: list[str],
-    ) -> list[Segment]:
-        c = self.config
-        ts = list(source.timestamps)
-        if c.segmentation == "auto":
-            thr = auto_threshold(window_scores, hysteresis=c.hysteresis)
-            spans = hysteresis_segments(frame_scores, ts, thr.high, thr.low, c.min_segment_seconds)
-            self.segmentation = {"mode": "auto", "high": thr.high, "low": thr.low, "how": thr.how}
-        else:
-            spans = threshold_segments(frame_scores, ts, c.threshold, c.min_segment_seconds)
-            self.segmentation = {"mode": "threshold", "high": c.threshold, "low": c.threshold}
+    def segment(self, source: Source, d: Decisions, span: Span) -> Segment:
+        """Stage "segment": one span of frames as a Segment (its summaries, key frames)."""
+        ts, centres = d.plan.ts, d.plan.centres
         frame_dt = 1.0 / source.fps if source.fps > 0 else 0.0
-        segments = []
-        for s in spans:
-            inside = [j for j, f in enumerate(centres) if s.start <= f <= s.end]
-            peak = max(inside, key=lambda j: (window_scores[j], -j)) if inside else None
-            keys = sorted({s.start, s.end, *([centres[peak]] if peak is not None else [])})
-            segments.append(
-                Segment(
-                    start_frame=s.start,
-                    end_frame=s.end,
-                    start_time=round(ts[s.start], 4),
-                    end_time=round(ts[s.end] + frame_dt, 4),
-                    peak_score=float(frame_scores[s.start : s.end + 1].max()),
-                    mean_score=float(frame_scores[s.start : s.end + 1].mean()),
-                    summaries=[x for x in dict.fromkeys(summaries[j] for j in inside) if x],
-                    key_frames=keys,
-                )
-            )
-        return segments
+        inside = [j for j, f in enumerate(centres) if span.start <= f <= span.end]
+        peak = max(inside, key=lambda j: (d.final[j], -j)) if inside else None
+        keys = sorted({span.start, span.end, *([centres[peak]] if peak is not None else [])})
+        scores = d.frame_scores[span.start : span.end + 1]
+        return Segment(
+            start_frame=span.start,
+            end_frame=span.end,
+            start_time=round(ts[span.start], 4),
+            end_time=round(ts[span.end] + frame_dt, 4),
+            peak_score=float(scores.max()),
+            mean_score=float(scores.mean()),
+            summaries=[x for x in dict.fromkeys(d.lang.summaries[j] for j in inside) if x],
+            key_frames=keys,
+        )
 
-    def _explain_all(
-        self,
-        segments: list[Segment],
-        ts: list[float],
-        centres: list[int],
-        windows: list[list[int]],
-        lang: LanguageScores,
-        facts: list[list[str]],
-    ) -> None:
+    def explain_segment(self, seg: Segment, d: Decisions) -> Explanation | None:
+        """Stage "explain": the LLM's explanation of one segment from what its windows and
+        frames were found to hold."""
         c = self.config
-        with self._stage("explain"), self._bar() as bar:
-            task = bar.add_task("explanations", total=len(segments))
-            for seg in segments:
-                inside = [j for j, f in enumerate(centres) if seg.start_frame <= f <= seg.end_frame]
-                frames = sorted(
-                    {i for j in inside for i in windows[j]}
-                    | {f for f in lang.cleaned if seg.start_frame <= f <= seg.end_frame}
-                )
-                seg.explanation = self.explain(
-                    seg,
-                    [(ts[centres[j]], lang.summaries[j]) for j in inside] if c.summarize else [],
-                    [(ts[f], lang.cleaned[f]) for f in frames if f in lang.cleaned],
-                    [(ts[centres[j]], "; ".join(facts[j])) for j in inside if facts[j]],
-                    [
-                        (ts[f], judged_fact(item))
-                        for f, item in self.judged_items.items()
-                        if seg.start_frame <= f <= seg.end_frame and item
-                    ],
-                )
-                bar.advance(task)
+        ts, centres, windows, lang = d.plan.ts, d.plan.centres, d.plan.windows, d.lang
+        inside = [j for j, f in enumerate(centres) if seg.start_frame <= f <= seg.end_frame]
+        frames = sorted(
+            {i for j in inside for i in windows[j]}
+            | {f for f in lang.cleaned if seg.start_frame <= f <= seg.end_frame}
+        )
+        return self.explain(
+            seg,
+            [(ts[centres[j]], lang.summaries[j]) for j in inside] if c.summarize else [],
+            [(ts[f], lang.cleaned[f]) for f in frames if f in lang.cleaned],
+            [(ts[centres[j]], "; ".join(d.facts[j])) for j in inside if d.facts[j]],
+            [
+                (ts[f], judged_fact(item))
+                for f, item in self.judged_items.items()
+                if seg.start_frame <= f <= seg.end_frame and item
+            ],
+        )
 
     def _evidence_provenance(self, ev: Evidence) -> dict[str, Any]:
         c = self.config
@@ -911,7 +923,7 @@ class Runner:
 
     def _captions(self, source: Source, needed: list[int]) -> dict[int, str]:
         if source.captions is None:
-            if source.video is None:
+            if not source.has_images:
                 raise InputError(f"no captions and no images for {source.name}")
             return self._caption_frames(source, needed)
         per_frame = source.captions.per_frame
@@ -939,12 +951,13 @@ class Runner:
         return clean
 
     def _frame_key(self, kind: str, identity: str, source: Source, frame: int) -> str:
-        return stable_hash({kind: identity, "src": source.fingerprint, "frame": frame})
+        return stable_hash(
+            {kind: identity, "src": source.fingerprint, "frame": source.frame_id(frame)}
+        )
 
     def _caption_frames(self, source: Source, needed: list[int]) -> dict[int, str]:
         """Caption each needed frame once with the captioner; every caption is committed to
         the cache as soon as its batch is done (a killed run keeps them)."""
-        assert source.video is not None
         c = self.config
         cap = self.captioner
         keys = {f: self._frame_key("caption", cap.identity, source, f) for f in needed}
@@ -973,7 +986,7 @@ class Runner:
                 bar.advance(task, len(batch))
                 batch.clear()
 
-            for f, _t, rgb in read_frames(source.video, todo, max_side=c.caption_max_side):
+            for f, _t, rgb in source.read(todo, max_side=c.caption_max_side):
                 batch.append((f, rgb))
                 if len(batch) >= c.caption_batch:
                     flush()
@@ -983,12 +996,12 @@ class Runner:
 
     def _image_embeddings(self, source: Source, frames: list[int]) -> dict[int, np.ndarray]:
         vis = self.vision_encoder
-        assert vis is not None and source.video is not None
+        assert vis is not None and source.has_images
         keys = {f: self._frame_key("image", vis.identity, source, f) for f in frames}
         found = self.store.get_vectors(set(keys.values()))
         todo = [f for f in frames if keys[f] not in found]
         if todo:
-            ims = [rgb for _, _, rgb in read_frames(source.video, todo)]
+            ims = [rgb for _, _, rgb in source.read(todo)]
             vecs = vis.embed_images(ims)
             new = {keys[f]: v for f, v in zip(todo, vecs, strict=True)}
             self.store.put_vectors("image", new)
@@ -997,16 +1010,18 @@ class Runner:
 
     def _clip_embeddings(self, source: Source, windows: list[list[int]]) -> np.ndarray:
         vis = self.vision_encoder
-        assert vis is not None and source.video is not None
+        assert vis is not None and source.has_images
         keys = [
-            stable_hash({"clip": vis.identity, "src": source.fingerprint, "frames": w})
+            stable_hash(
+                {"clip": vis.identity, "src": source.fingerprint, "frames": source.frame_ids(w)}
+            )
             for w in windows
         ]
         found = self.store.get_vectors(set(keys))
         todo = [(k, w) for k, w in zip(keys, windows, strict=True) if k not in found]
         if todo:
             frames = sorted({f for _, w in todo for f in w})
-            rgb = {f: im for f, _, im in read_frames(source.video, frames)}
+            rgb = {f: im for f, _, im in source.read(frames)}
             vecs = vis.embed_clips([[rgb[f] for f in w] for _, w in todo])
             new = {k: v for (k, _), v in zip(todo, vecs, strict=True)}
             self.store.put_vectors("clip", new)
@@ -1025,7 +1040,7 @@ class Runner:
             u["llm_calls_per_video_minute"] = round(self.usage.llm_calls / minutes, 2)
             u["captioner_calls_per_video_minute"] = round(self.usage.captioner_calls / minutes, 2)
             u["real_time_factor"] = round(minutes * 60 / wall, 3) if wall > 0 else None
-        vis = self._vision if source.video is not None else None
+        vis = self._vision if source.has_images else None
         models: dict[str, Any] = {
             "encoder": self.encoder.identity,
             "vision_encoder": vis.identity if vis is not None else None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -42,18 +42,38 @@ class ChatReply:
     completion_tokens: int = 0
 
 
+SLOT_SUMMARY = 0  # free-text calls (summaries, explanations)
+SLOT_SCORE = 1  # short scoring calls; a backend may keep one KV cache per slot
+
+
 @runtime_checkable
 class LLM(Protocol):
-    """A chat LLM. ``identity`` changes whenever the weights or runtime settings change."""
+    """A chat LLM, what the runner depends on (llama.cpp in process, or any OpenAI-compatible
+    server). ``identity`` changes whenever the weights or runtime settings change; ``stats``
+    counts requests and tokens."""
 
     identity: str
+    stats: dict[str, int]
 
-    def chat(self, messages: Sequence[Message], *, max_tokens: int) -> ChatReply:
-        """Greedy completion of the conversation."""
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int,
+        slot: int = SLOT_SUMMARY,
+        json_schema: dict[str, Any] | None = None,
+    ) -> ChatReply:
+        """Greedy completion of the conversation (constrained to ``json_schema`` if given)."""
         ...
 
     def next_token_logprobs(
-        self, messages: Sequence[Message], prefill: str, *, top: int
+        self,
+        messages: Sequence[Message],
+        prefill: str,
+        *,
+        top: int = 20,
+        slot: int = SLOT_SCORE,
+        continuation: bool = False,
     ) -> dict[str, float]:
         """Log-probabilities of the most likely next tokens after the assistant prefill."""
         ...

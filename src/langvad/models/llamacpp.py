@@ -20,9 +20,6 @@ from typing import Any
 from langvad.errors import LLMError, ModelError
 from langvad.models.base import ChatReply, Message
 
-SLOT_SUMMARY = 0
-SLOT_SCORE = 1
-
 
 def file_identity(path: Path) -> str:
     """Cheap, content-based identity of a large weights file (size + head + tail hash)."""

@@ -30,29 +30,3 @@ def centre_to_frames(
 class Span:
     start: int  # first frame (inclusive)
     end: int  # last frame (inclusive)
-
-
-def threshold_segments(
-    frame_scores: np.ndarray,
-    timestamps: Sequence[float],
-    threshold: float,
-    min_seconds: float = 0.0,
-) -> list[Span]:
-    """Maximal runs of frames with score ≥ threshold, dropping runs shorter than
-    ``min_seconds`` (duration = last timestamp − first timestamp + one frame)."""
-    above = np.asarray(frame_scores) >= threshold
-    spans: list[Span] = []
-    n = len(above)
-    i = 0
-    while i < n:
-        if not above[i]:
-            i += 1
-            continue
-        j = i
-        while j + 1 < n and above[j + 1]:
-            j += 1
-        frame_dt = (timestamps[-1] - timestamps[0]) / max(1, n - 1)
-        if timestamps[j] - timestamps[i] + frame_dt >= min_seconds:
-            spans.append(Span(i, j))
-        i = j + 1
-    return spans

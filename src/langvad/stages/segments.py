@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -60,6 +61,50 @@ def auto_threshold(
     return AutoThreshold(high=round(high, 4), low=round(max(0.0, low), 4), how=how)
 
 
+@dataclass(frozen=True)
+class SpanEvent:
+    kind: Literal["open", "close"]
+    span: Span  # open: from the run's first frame to the frame that opened it
+
+
+class OnlineHysteresis:
+    """Hysteresis segmentation one score at a time, for files and streams alike.
+
+    A run of scores ≥ ``low`` becomes a segment once it holds a score ≥ ``high`` and lasts
+    at least ``min_seconds`` (last − first time + ``frame_dt``): that score *opens* it
+    (backdated to the run's first frame); the first score under ``low`` *closes* it. Fed a
+    whole video, the closed spans are exactly ``hysteresis_segments``'s."""
+
+    def __init__(self, high: float, low: float, min_seconds: float, frame_dt: float) -> None:
+        self.high, self.low = high, low
+        self.min_seconds, self.frame_dt = min_seconds, frame_dt
+        self._start: tuple[int, float] | None = None  # the run's first (index, time)
+        self._last = -1
+        self._high_seen = False
+        self.is_open = False
+
+    def push(self, index: int, time: float, score: float) -> list[SpanEvent]:
+        if score < self.low:
+            return self.finish()
+        if self._start is None:
+            self._start, self._high_seen = (index, time), False
+        self._last = index
+        self._high_seen = self._high_seen or score >= self.high
+        start, t0 = self._start
+        if not self.is_open and self._high_seen and time - t0 + self.frame_dt >= self.min_seconds:
+            self.is_open = True
+            return [SpanEvent("open", Span(start, index))]
+        return []
+
+    def finish(self) -> list[SpanEvent]:
+        """The end of the run (a low score, or the end of the input)."""
+        events = []
+        if self._start is not None and self.is_open:
+            events.append(SpanEvent("close", Span(self._start[0], self._last)))
+        self._start, self._high_seen, self.is_open = None, False, False
+        return events
+
+
 def hysteresis_segments(
     frame_scores: np.ndarray,
     timestamps: Sequence[float],
@@ -72,16 +117,7 @@ def hysteresis_segments(
     s = np.asarray(frame_scores, np.float64)
     n = len(s)
     frame_dt = (timestamps[-1] - timestamps[0]) / max(1, n - 1) if n else 0.0
-    spans: list[Span] = []
-    i = 0
-    while i < n:
-        if s[i] < low:
-            i += 1
-            continue
-        j = i
-        while j + 1 < n and s[j + 1] >= low:
-            j += 1
-        if s[i : j + 1].max() >= high and timestamps[j] - timestamps[i] + frame_dt >= min_seconds:
-            spans.append(Span(i, j))
-        i = j + 1
-    return spans
+    machine = OnlineHysteresis(high, low, min_seconds, frame_dt)
+    events = [e for i in range(n) for e in machine.push(i, timestamps[i], float(s[i]))]
+    events += machine.finish()
+    return [e.span for e in events if e.kind == "close"]
