@@ -17,7 +17,7 @@ def main() -> None:
     out = Path(sys.argv[2]) if len(sys.argv) > 2 else run / "report.png"
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if chromium is None:
-        raise SystemExit("no chromium on PATH: run scripts/install_browser.sh")
+        raise SystemExit("no chromium on PATH: run scripts/install_test_tools.sh")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         page = browser.new_page(viewport={"width": 1280, "height": 900})

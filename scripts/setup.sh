@@ -30,5 +30,5 @@ if [ "$TEST" = 1 ]; then
   # torch first, pinned: the CPU build (a plain `torch` would pull a multi-GB CUDA build)
   python -m pip install -q "torch==2.13.0"
   python -m pip install -q -e ".[hf]"
-  bash scripts/install_browser.sh python
+  bash scripts/install_test_tools.sh python
 fi

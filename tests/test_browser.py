@@ -6,7 +6,7 @@ the report, and checks that the plotly timeline rendered with the data, that the
 (range requests) with its caption track, that clicking a segment card or a timeline point seeks
 the video, and that LLM text never runs as script. It also opens the same report from disk.
 
-Chromium comes from Debian (``scripts/install_browser.sh``, which this test runs itself when
+Chromium comes from Debian (``scripts/install_test_tools.sh``, which this test runs itself when
 Chromium or Playwright is missing); Playwright's own browser download is never used.
 """
 
@@ -66,9 +66,9 @@ def _has_playwright() -> bool:
 
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    """Path to Chromium; installs it (and Playwright) with scripts/install_browser.sh if needed."""
+    """Path to Chromium; installs it (and Playwright) with scripts/install_test_tools.sh."""
     if _find_chromium() is None or not _has_playwright():
-        script = REPO / "scripts" / "install_browser.sh"
+        script = REPO / "scripts" / "install_test_tools.sh"
         proc = subprocess.run(
             ["bash", str(script), sys.executable],
             capture_output=True,

@@ -17,7 +17,7 @@ from langvad.config import stable_hash
 from langvad.models.base import Usage
 from langvad.source import Source
 from langvad.stages.evidence import clip_anchors, pool_windows, sustained, window_cells
-from langvad.store import Store
+from langvad.store import ArtefactStore
 from langvad.vision.experts.base import EventExpert, clip_indices
 
 
@@ -83,7 +83,7 @@ def iter_clip_frames(
 class EvidenceCollector:
     def __init__(
         self,
-        store: Store,
+        store: ArtefactStore,
         experts: Sequence[EventExpert],
         usage: Usage,
         bar: Callable[[], Progress],

@@ -60,7 +60,7 @@ from langvad.stages.score import (
 )
 from langvad.stages.segments import auto_threshold, hysteresis_segments
 from langvad.stages.windows import centre_frames, centre_frames_by_fps, window_frames
-from langvad.store import Store
+from langvad.store import ArtefactStore, Store
 from langvad.untrusted import MAX_CAPTION_CHARS, neutralise_all
 from langvad.untrusted import VERSION as UNTRUSTED_VERSION
 from langvad.vision.base import Captioner, VisionEncoder
@@ -134,7 +134,7 @@ class Runner:
         self,
         config: Config,
         *,
-        store: Store | None = None,
+        store: ArtefactStore | None = None,
         llm: LLM | None = None,
         encoder: TextEncoder | None = None,
         captioner: Captioner | None = None,
@@ -528,7 +528,7 @@ class Runner:
 
     def result(self, source: Source, d: Decisions, segments: list[Segment], wall: float) -> Result:
         """Stage "result": windows, frames, segments and provenance as one Result."""
-        provenance = self._provenance(source, wall, d.lang.captioned)
+        provenance = self.provenance(source, wall, d.lang.captioned)
         provenance["evidence"] = self._evidence_provenance(d.evidence)
         if self.judgement:
             provenance["judgement"] = self.judgement
@@ -1028,7 +1028,7 @@ class Runner:
             found.update(new)
         return np.stack([found[k] for k in keys])
 
-    def _provenance(self, source: Source, wall: float, captioned: list[int]) -> dict[str, Any]:
+    def provenance(self, source: Source, wall: float, captioned: list[int]) -> dict[str, Any]:
         c = self.config
         minutes = (source.n_frames / source.fps) / 60 if source.fps else 0.0
         u = self.usage.as_dict()

@@ -19,6 +19,10 @@ The socket is bound before the URL is printed, so a bad or busy port is one clea
 Besides the token, a POST must be ``application/json`` and, when it has an ``Origin``, come from
 the page's own host: a form on another site cannot make the server ask anything. One Asker per
 app, made on the first question, answers one question at a time (llama.cpp is not reentrant).
+
+A sub-folder holding a state.json is a live camera (``langvad watch SOURCE --out DIR``), listed
+above the runs and served by ``langvad.serve_live`` (live page, server-sent events, reviews);
+a folder with a result.json stays a run.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import functools
 import json
 import logging
 import math
+import os
 import secrets
 import socket
 import threading
@@ -45,6 +50,7 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from langvad.errors import InputError, LangvadError, LLMError, ModelError
+from langvad.live.events import KEYFRAMES_DIR, REVIEWS_FILE, STATE_FILE
 from langvad.result import Result
 
 if TYPE_CHECKING:
@@ -57,6 +63,7 @@ __all__ = [
     "check_bind",
     "check_port",
     "create_app",
+    "is_camera",
     "list_runs",
     "resolve_inside",
     "run_problem",
@@ -174,15 +181,15 @@ class _Summary(NamedTuple):
     max_score: float | None = None
 
 
-def _validation_reason(exc: ValidationError) -> str:
+def _validation_reason(
+    exc: ValidationError, file: str = "result.json", kind: str = "a langvad result"
+) -> str:
     first = exc.errors()[0]
     if first["type"] == "json_invalid":
-        return (
-            f"result.json is truncated or not JSON ({first['msg'].removeprefix('Invalid JSON: ')})"
-        )
+        return f"{file} is truncated or not JSON ({first['msg'].removeprefix('Invalid JSON: ')})"
     where = ".".join(str(p) for p in first["loc"]) or "top level"
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"result.json is not a langvad result ({where}: {first['msg']}){more}"
+    return f"{file} is not {kind} ({where}: {first['msg']}){more}"
 
 
 @functools.lru_cache(maxsize=512)
@@ -218,8 +225,23 @@ def run_problem(d: Path) -> str | None:
     return _run_summary(d).error
 
 
+def is_camera(d: Path) -> bool:
+    """Whether ``d`` is a live camera's folder (``langvad watch --out``): it holds a state.json
+    (even a broken or dangling one) or, without a result.json, the keyframes/ or reviews.jsonl
+    that only a camera has (its state.json lost)."""
+    if os.path.lexists(d / STATE_FILE):
+        return True
+    if (d / "result.json").is_file():
+        return False
+    return (d / KEYFRAMES_DIR).is_dir() or (d / REVIEWS_FILE).is_file()
+
+
 def _is_run(d: Path) -> bool:
-    return any((d / f).is_file() for f in _LISTED_FILES)
+    """A run: a result.json, or other run files in a folder that is not a camera's (a camera
+    also writes an events.jsonl)."""
+    if (d / "result.json").is_file():
+        return True
+    return not is_camera(d) and any((d / f).is_file() for f in _LISTED_FILES)
 
 
 def _stamp(d: Path) -> float:
@@ -361,15 +383,30 @@ def _json_error(status: int, message: str, hint: str = "") -> JSONResponse:
     return JSONResponse({"error": message, "hint": hint}, status_code=status)
 
 
-def _check_same_site(request: Request) -> None:
+class _PostWords(NamedTuple):
+    """How the refusals of one kind of POST name what was sent."""
+
+    what: str  # "The question"
+    json_hint: str
+    origin_hint: str
+
+
+_ASK_WORDS = _PostWords(
+    "The question",
+    'POST {"question": "..."} with that header, or use the report page\'s question box',
+    "Ask from the report page served by langvad serve",
+)
+
+
+def _check_same_site(request: Request, words: _PostWords = _ASK_WORDS) -> None:
     """Refuse a POST that a page on another site could send: it must be ``application/json``
     (which an HTML form cannot send) and, with an ``Origin`` header, come from this host."""
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if ctype != "application/json":
         raise _Refused(
             415,
-            "The question must be sent as JSON (Content-Type: application/json)",
-            'POST {"question": "..."} with that header, or use the report page\'s question box',
+            f"{words.what} must be sent as JSON (Content-Type: application/json)",
+            words.json_hint,
         )
     origin = request.headers.get("origin")
     if origin is None:
@@ -381,14 +418,16 @@ def _check_same_site(request: Request) -> None:
     if not netloc or netloc != request.headers.get("host", "").lower():
         raise _Refused(
             403,
-            "Cross-site request refused: the question came from a page on another site",
-            "Ask from the report page served by langvad serve",
+            f"Cross-site request refused: {words.what.lower()} came from a page on another site",
+            words.origin_hint,
         )
 
 
-async def _read_limited(request: Request, limit: int) -> bytes:
+async def _read_limited(
+    request: Request, limit: int, hint: str = "Ask a shorter question"
+) -> bytes:
     """The request body, or :class:`_Refused` (413) as soon as it passes ``limit`` bytes."""
-    too_big = _Refused(413, f"The request is larger than {limit} bytes", "Ask a shorter question")
+    too_big = _Refused(413, f"The request is larger than {limit} bytes", hint)
     length = request.headers.get("content-length")
     if length is not None and length.strip().isdigit() and int(length) > limit:
         raise too_big
@@ -489,7 +528,8 @@ def create_app(
     llm: str | None = None,
     asker: Asker | None = None,
 ) -> FastAPI:
-    """The review app over ``runs_dir``. With ``token`` every request must carry it.
+    """The review app over ``runs_dir`` (its runs and live cameras). With ``token`` every
+    request must carry it.
 
     Questions are answered by ``asker``, else by an Asker made on the first question with
     ``llm`` (None: each run's own LLM, from its provenance)."""
@@ -499,6 +539,8 @@ def create_app(
             f"Runs folder not found: {runs_dir}",
             "Give the folder that holds your runs (each a sub-folder with a result.json)",
         )
+    from langvad.serve_live import add_live_routes, list_cameras
+
     app = FastAPI(title="langvad", docs_url=None, redoc_url=None, openapi_url=None)
     answerer = app.state.answerer = _Answerer(llm, asker)
 
@@ -531,7 +573,9 @@ def create_app(
     @app.get("/", response_class=HTMLResponse)
     def index() -> str:
         runs = [asdict(r) for r in list_runs(root)]
-        return _templates().get_template("runs.html.j2").render(runs=runs, runs_dir=str(root))
+        cameras = [asdict(c) for c in list_cameras(root)]
+        page = _templates().get_template("runs.html.j2")
+        return page.render(runs=runs, cameras=cameras, runs_dir=str(root))
 
     @app.get("/api/runs")
     def api_runs() -> list[dict[str, Any]]:
@@ -584,6 +628,7 @@ def create_app(
         media = _MEDIA_TYPES.get(target.suffix.lower())
         return FileResponse(target, media_type=media)
 
+    add_live_routes(app, root)
     return app
 
 
@@ -611,7 +656,8 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Review past runs in a browser: reports, videos with captions, provenance."""
+    """Review past runs and live cameras in a browser: reports, videos with captions,
+    provenance, live alerts."""
     import uvicorn
     from rich.console import Console
 
@@ -629,7 +675,11 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/" + (f"?token={quote(token)}" if token else "")
     err.print(f"serving {Path(runs_dir).resolve()} at [bold]{url}[/] (Ctrl+C to stop)")
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    # live pages hold their event streams open: give them 3 s to end on Ctrl+C
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", timeout_graceful_shutdown=3
+    )
+    server = uvicorn.Server(config)
     try:
         server.run(sockets=[sock])
     finally:

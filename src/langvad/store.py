@@ -14,9 +14,10 @@ import json
 import sqlite3
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -130,3 +131,87 @@ class Store:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+class ArtefactStore(Protocol):
+    """What the runner caches into: stage outputs and single model calls."""
+
+    @property
+    def path(self) -> str | Path: ...
+
+    @staticmethod
+    def key(stage: str, **parts: Any) -> str: ...
+
+    def get(self, key: str) -> Any | None: ...
+
+    def put(self, key: str, stage: str, value: Any) -> None: ...
+
+    def get_call(self, key: str) -> Any | None: ...
+
+    def put_call(self, key: str, kind: str, value: Any) -> None: ...
+
+    def get_vectors(self, keys: Iterable[str]) -> dict[str, np.ndarray]: ...
+
+    def put_vectors(self, kind: str, items: dict[str, np.ndarray]) -> None: ...
+
+    def count(self, kind: str | None = None) -> int: ...
+
+
+class MemoryStore:
+    """The same cache in memory, bounded: the least recently used entries go first. A live
+    camera's stages re-read their recent past at every window (captions, expert clips,
+    embeddings and LLM replies come from here); its memory stays flat however long it runs."""
+
+    path = ":memory:"
+
+    def __init__(self, max_entries: int = 50_000) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[str, tuple[str, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    key = staticmethod(Store.key)
+
+    def _get(self, key: str) -> Any | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None:
+                return None
+            self._items.move_to_end(key)
+            return hit[1]
+
+    def _put(self, key: str, kind: str, value: Any) -> None:
+        with self._lock:
+            self._items[key] = (kind, value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_entries:
+                self._items.popitem(last=False)
+
+    def get(self, key: str) -> Any | None:
+        blob = self._get(key)
+        return None if blob is None else json.loads(blob)
+
+    def put(self, key: str, stage: str, value: Any) -> None:
+        self._put(key, stage, json.dumps(value, ensure_ascii=False))
+
+    get_call = get
+    put_call = put
+
+    def get_vectors(self, keys: Iterable[str]) -> dict[str, np.ndarray]:
+        out = {}
+        for k in keys:
+            v = self._get(k)
+            if v is not None:
+                out[k] = v
+        return out
+
+    def put_vectors(self, kind: str, items: dict[str, np.ndarray]) -> None:
+        for k, v in items.items():
+            self._put(k, kind, np.asarray(v, np.float32).copy())
+
+    def count(self, kind: str | None = None) -> int:
+        with self._lock:
+            return sum(1 for k, _ in self._items.values() if kind is None or k == kind)
+
+    def close(self) -> None:
+        with self._lock:
+            self._items.clear()
