@@ -406,6 +406,7 @@ def _prepare_llm(name: str) -> tuple[Path, str]:
 def _register_extra_commands() -> None:
     from langvad.ask_command import ask as ask_cmd
     from langvad.induce_command import induce as induce_cmd
+    from langvad.live.command import watch_cmd
     from langvad.report.command import report as report_cmd
     from langvad.serve import serve as serve_cmd
 
@@ -413,6 +414,7 @@ def _register_extra_commands() -> None:
     app.command("induce")(induce_cmd)
     app.command("serve")(serve_cmd)
     app.command("ask")(ask_cmd)
+    app.command("watch")(watch_cmd)
 
 
 _register_extra_commands()

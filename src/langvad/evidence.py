@@ -44,9 +44,13 @@ def plan_clips(
     centre_times: Sequence[float],
     duration: float,
     every_seconds: float,
+    *,
+    half_width: float | None = None,
 ) -> list[Clip]:
-    """Every expert's clips, in time order per expert."""
-    anchors = clip_anchors(window_cells(centre_times, duration), every_seconds)
+    """Every expert's clips, in time order per expert (``half_width``: see
+    ``window_cells``)."""
+    cells = window_cells(centre_times, duration, half_width=half_width)
+    anchors = clip_anchors(cells, every_seconds)
     return [
         Clip(e.info.name, j, t, tuple(clip_indices(timestamps, t, e.clip_frames, e.clip_fps)))
         for e in experts
@@ -109,13 +113,24 @@ class EvidenceCollector:
             }
         )
 
-    def collect(self, source: Source, centre_times: Sequence[float]) -> Evidence:
+    def collect(
+        self,
+        source: Source,
+        centre_times: Sequence[float],
+        *,
+        half_width: float | None = None,
+    ) -> Evidence:
         if not source.has_images or not self.experts or not centre_times:
             return Evidence([{} for _ in centre_times])
         ts = list(source.timestamps)
         duration = ts[-1] + (1.0 / source.fps if source.fps > 0 else 0.0)
         clips = plan_clips(
-            list(self.experts.values()), ts, centre_times, duration, self.every_seconds
+            list(self.experts.values()),
+            ts,
+            centre_times,
+            duration,
+            self.every_seconds,
+            half_width=half_width,
         )
         keys = [self._key(self.experts[c.expert], source, c) for c in clips]
         raw: dict[int, dict[str, float]] = {}

@@ -98,6 +98,13 @@ def llm_candidates(probs: Mapping[str, float], *, floor: float, budget: int) -> 
     return ranked[: max(0, budget)]
 
 
+def calibration_items(config: Config) -> tuple[list[str], list[str]]:
+    """The phrases the LLM's own level is measured on: the rules' normal phrases (or one
+    everyday activity) and their abnormal ones."""
+    _normal, abnormal = rules_of(config.prompts, config.judge_everyday)
+    return list(config.prompts.normal or EVERYDAY[:1]), abnormal
+
+
 def judge_descriptions(
     config: Config,
     descriptions: Mapping[int, str],
@@ -142,8 +149,9 @@ def judge_descriptions(
         candidates = llm_candidates(probs, floor=config.judge_llm_floor, budget=budget)
         midpoint = None
         if candidates:  # the LLM's own level under these rules, from the rules' phrases
-            refs_n = [ask_item(x) for x in (config.prompts.normal or EVERYDAY[:1])]
-            refs_a = [ask_item(x) for x in abnormal]
+            ref_normal, ref_abnormal = calibration_items(config)
+            refs_n = [ask_item(x) for x in ref_normal]
+            refs_a = [ask_item(x) for x in ref_abnormal]
             midpoint = llm_midpoint(
                 [x for x in refs_n if x is not None], [x for x in refs_a if x is not None]
             )

@@ -23,6 +23,7 @@ from langvad.evidence import Evidence, EvidenceCollector
 from langvad.judging import (
     ITEM_PREFILL,
     KEYWORD_FORMULA,
+    calibration_items,
     item_messages,
     judge_descriptions,
     judged_fact,
@@ -94,6 +95,7 @@ class Plan:
     ts: list[float]
     centres: list[int]
     windows: list[list[int]]
+    cell_half_width: float | None = None  # experts' cells: centre ± this (None: midpoints)
 
 
 @dataclasses.dataclass
@@ -171,6 +173,23 @@ class Runner:
             check = getattr(self.llm, "check", None)
             if callable(check):
                 check()
+
+    def warm_up(self, images: bool = True) -> None:
+        """Load every model a run will use now (a live camera must not pay for loading
+        during its first windows)."""
+        c = self.config
+        self._preflight()
+        _ = self.encoder
+        if c.llm_weight > 0:
+            _ = self.llm
+            if images and c.captioner:
+                _ = self.captioner
+        if images:
+            _ = self.experts
+        if c.llm_weight > 0 and c.score_mode == "rules" and c.judge_llm:
+            normal, abnormal = calibration_items(c)
+            for item in [*normal, *abnormal]:  # the judge's calibration, asked once
+                self.ask_item(item)
 
     # -- models (lazy) -----------------------------------------------------------------------
     @property
@@ -428,7 +447,13 @@ class Runner:
         raw = self._captions(source, sorted(set(frames)))
         return self.embed([raw[f] for f in frames])
 
-    def evidence(self, source: Source, centre_times: Sequence[float]) -> Evidence:
+    def evidence(
+        self,
+        source: Source,
+        centre_times: Sequence[float],
+        *,
+        half_width: float | None = None,
+    ) -> Evidence:
         """Per-window event evidence from the configured experts (videos only)."""
         c = self.config
         if not source.has_images or not c.experts or not centre_times:
@@ -441,7 +466,7 @@ class Runner:
             every_seconds=c.expert_every_seconds,
             sustain=c.expert_sustain,
         )
-        return collector.collect(source, centre_times)
+        return collector.collect(source, centre_times, half_width=half_width)
 
     # -- the stage engine -------------------------------------------------------------------
     # A finished file and a live stream drive the same stages: ``plan`` (sample windows) →
@@ -449,13 +474,19 @@ class Runner:
     # per-frame scores) → segments → explanations. A file decides all its windows in one
     # call over the whole video; a stream (``langvad.live.causal``) calls ``decide`` on a
     # span of its recent past each time a window's frames have arrived.
-    def plan(self, source: Source, centres: Sequence[int] | None = None) -> Plan:
+    def plan(
+        self,
+        source: Source,
+        centres: Sequence[int] | None = None,
+        *,
+        cell_half_width: float | None = None,
+    ) -> Plan:
         """Stage "sample": the windows' centre frames and the frames each window samples."""
         c = self.config
         ts = list(source.timestamps)
         cs = list(self.centres(source) if centres is None else centres)
         windows = [window_frames(ts[f], ts, c.window_seconds, c.window_frames) for f in cs]
-        return Plan(ts, cs, windows)
+        return Plan(ts, cs, windows, cell_half_width)
 
     def decide(self, source: Source, plan: Plan) -> Decisions:
         """Every stage that scores windows: evidence, the language path and their fusion,
@@ -464,7 +495,11 @@ class Runner:
         centres, windows = plan.centres, plan.windows
         # 0. event evidence from the experts, and the facts the LLM reads ------------------
         with self._stage("experts"):
-            ev = self.evidence(source, [plan.ts[f] for f in centres])
+            ev = self.evidence(
+                source,
+                [plan.ts[f] for f in centres],
+                half_width=plan.cell_half_width,
+            )
         facts = [
             evidence_facts(e, ev.reporter, floor=c.fact_floor) if c.expert_facts else []
             for e in ev.windows

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -34,6 +35,7 @@ from langvad.stages.segments import OnlineHysteresis, SpanEvent
 from langvad.video.decode import nearest_index
 
 DEFAULT_MEMORY_SECONDS = 120.0
+EDGE_SECONDS = 1.0
 
 
 class Timeline(Protocol):
@@ -110,6 +112,8 @@ class CausalDetector:
             high, low, c.min_segment_seconds, 1.0 / fps if fps > 0 else 0.0
         )
         self.k = 0
+        self.decided: deque[int] = deque()  # numbers of the decided windows in memory
+        self.skipped = 0
         self.committed_until = -math.inf
         self._last: tuple[Source, Decisions] | None = None
         self._open_start: int | None = None  # input frame where the open segment starts
@@ -125,6 +129,11 @@ class CausalDetector:
     def ready(self, now: float) -> bool:
         return now >= self.due_time()
 
+    def skip(self) -> None:
+        """Leave the next window undecided (its frames are gone: detection fell behind)."""
+        self.k += 1
+        self.skipped += 1
+
     # -- what ---------------------------------------------------------------------------
     def decide(self, timeline: Timeline, *, last_time: float | None = None) -> Decided | None:
         """Decide the next window (``last_time``: the input ended there, so the window
@@ -133,7 +142,9 @@ class CausalDetector:
         k, centre = self.k, self.centre_time()
         end = centre + self.half if last_time is None else min(centre + self.half, last_time)
         first = max(0, math.ceil((centre - self.memory_seconds) / self.step - 1e-9))
-        t0 = max(0.0, first * self.step - self.half)
+        # a second's margin: the first window's frames (nearest to its grid times) are the
+        # same frames at every step, so they come from the cache
+        t0 = max(0.0, first * self.step - self.half - EDGE_SECONDS)
         span = timeline.span_between(t0, end)
         self.k += 1
         if span is None:
@@ -148,8 +159,14 @@ class CausalDetector:
             | {nearest_index(ts, centre)}
         )
         r = self.runner
-        d = r.decide(span, r.plan(span, centres))
+        plan = r.plan(
+            span,
+            centres,
+            cell_half_width=self.step / 2,
+        )
+        d = r.decide(span, plan)
         self._last = (span, d)
+        self.decided.append(k)
         upto = centre + self.step / 2 if last_time is None else math.inf
         committed = [
             (span.frame_id(f), ts[f], float(d.frame_scores[f]))

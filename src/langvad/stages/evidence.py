@@ -36,10 +36,19 @@ FACT_TEXT: dict[str, str] = {
 }
 
 
-def window_cells(centre_times: Sequence[float], duration: float) -> list[tuple[float, float]]:
+def window_cells(
+    centre_times: Sequence[float],
+    duration: float,
+    *,
+    half_width: float | None = None,
+) -> list[tuple[float, float]]:
     """The stretch of time each window stands for: from halfway to the previous window's
-    centre to halfway to the next one (the video's ends close the first and last)."""
+    centre to halfway to the next one (the video's ends close the first and last). With
+    ``half_width`` (a stream's spans): ``centre ± half_width`` within [0, duration], so a
+    window's cell is the same at every step, whatever windows are around it."""
     t = list(centre_times)
+    if half_width is not None:
+        return [(max(0.0, c - half_width), max(0.0, min(duration, c + half_width))) for c in t]
     cells = []
     for j, c in enumerate(t):
         lo = 0.0 if j == 0 else (t[j - 1] + c) / 2
