@@ -125,6 +125,12 @@ def _variant_scores(
     if variant.kind == "pipeline":
         res = runner.run(source)
         return np.asarray(res.scores), [(s.start_frame, s.end_frame) for s in res.segments]
+    if variant.kind == "causal":
+        from langvad.live.causal import run_causal
+
+        c = runner.config
+        res = run_causal(runner, source, high=c.threshold, low=max(0.0, c.threshold - c.hysteresis))
+        return np.asarray(res.scores), [(s.start_frame, s.end_frame) for s in res.segments]
     centres = runner.centres(source)
     if variant.kind == "zero_shot":
         frame_emb = runner.frame_embeddings(source, centres)

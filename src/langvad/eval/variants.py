@@ -19,7 +19,7 @@ CONTEXT_BOTH = (
     "or potentially criminal activities?"
 )
 
-Kind = Literal["pipeline", "zero_shot", "video_normality"]
+Kind = Literal["pipeline", "zero_shot", "video_normality", "causal"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,13 @@ VARIANTS: dict[str, Variant] = {
     v.name: v
     for v in [
         _v("full", "main", "full LAVAD pipeline"),
+        _v(
+            "causal",
+            "live",
+            "each window decided as soon as its frames have arrived, from the past 2 minutes "
+            "only (the mode of langvad watch)",
+            kind="causal",
+        ),
         _v(
             "per-frame",
             "baseline",
@@ -232,6 +239,7 @@ GROUPS: dict[str, list[str]] = {
         "fusion-only",
         *[f"no-{name}" for name in DEFAULT_EXPERTS],
     ],
+    "live": ["full", "causal"],
     "all": list(VARIANTS),
 }
 

@@ -22,7 +22,7 @@ from langvad.live.alerts import AlertHub
 from langvad.live.buffer import FrameBuffer
 from langvad.live.causal import CausalDetector, Decided
 from langvad.live.events import KEYFRAMES_DIR, STATE_FILE, AlertEvent, LiveState
-from langvad.live.stream import StreamReader, StreamSpec, StreamStats
+from langvad.live.stream import StreamFrame, StreamReader, StreamSpec, StreamStats
 from langvad.pipeline import Runner
 from langvad.result import Segment
 
@@ -91,6 +91,7 @@ class Watcher:
         self.runner, self.hub = runner, hub
         self.console = console or Console(stderr=True)
         self.on_window = on_window
+        self.on_frame: Callable[[StreamFrame], None] | None = None  # benchmarks' hook
         c = runner.config
         self.started = time.time()
         self.buffer = FrameBuffer(
@@ -124,6 +125,8 @@ class Watcher:
             with self.reader:
                 for fr in self.reader:
                     self.buffer.add(fr.time, fr.rgb)
+                    if self.on_frame is not None:
+                        self.on_frame(fr)
                     if self.detector is None:
                         self.detector = self._detector()
                     while self.detector.ready(self.buffer.now):
