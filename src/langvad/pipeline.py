@@ -783,7 +783,12 @@ class Runner:
         A captions file is read whole (every caption costs one lookup); a video is described
         on the windows' samples only."""
         c = self.config
-        needed = sorted({f for w in windows for f in w})
+        scored_frames = [
+            self._scored_frame(source, f, w) for f, w in zip(centres, windows, strict=True)
+        ]
+        # the windows' samples, and each window's scored frame (its centre: in its window on
+        # a regular timeline, not always across a stream's gap)
+        needed = sorted({f for w in windows for f in w} | set(scored_frames))
         if source.captions is not None:
             per_frame = source.captions.per_frame
             needed = sorted(set(needed) | {f for f, t in enumerate(per_frame) if t is not None})
@@ -837,9 +842,6 @@ class Runner:
         top = dict(zip(judged["frames"], judged["top"], strict=True))
         items: dict[str, dict[str, Any]] = judged["items"]
         per_window = window_means(track, windows)
-        scored_frames = [
-            self._scored_frame(source, f, w) for f, w in zip(centres, windows, strict=True)
-        ]
         scored = [
             {"score": float(by_frame[f]), "item": top[f], **items.get(top[f], {})}
             for f in scored_frames
