@@ -53,6 +53,7 @@ def sender(inputs: list[str], filters: list[str], port: int) -> subprocess.Popen
 
 def watcher(name: str, port: int, out: Path, duration: float | None) -> Watcher:
     cam = CameraConfig(name=name)
+    out.mkdir(parents=True, exist_ok=True)
     runner = Runner(cam.langvad_config(), store=MemoryStore(), progress=False)
     runner.warm_up()
     return Watcher(

@@ -94,6 +94,7 @@ class Watcher:
         self.on_frame: Callable[[StreamFrame], None] | None = None  # benchmarks' hook
         c = runner.config
         self.started = time.time()
+        self.first_wall = self.started  # wall time of stream time 0 (set by the first frame)
         self.buffer = FrameBuffer(
             name,
             memory_seconds=memory_seconds + c.window_seconds + 5.0,
@@ -129,11 +130,9 @@ class Watcher:
                         self.on_frame(fr)
                     if self.detector is None:
                         self.detector = self._detector()
+                        self.first_wall = fr.wall - fr.time
                     while self.detector.ready(self.buffer.now):
-                        if self._frames_gone():
-                            self.detector.skip()
-                            continue
-                        self._decide()
+                        self._decide_next()
                 self._finish(ended=True)
         except BaseException:
             self._finish(ended=False)
@@ -153,8 +152,11 @@ class Watcher:
             self.runner, fps=fps, high=self.high, low=self.low, memory_seconds=self.memory_seconds
         )
 
-    def _decide(self, last_time: float | None = None) -> None:
+    def _decide_next(self, last_time: float | None = None) -> None:
         assert self.detector is not None
+        if self._frames_gone():
+            self.detector.skip()
+            return
         got = self.detector.decide(self.buffer, last_time=last_time)
         if got is None:
             return
@@ -193,7 +195,7 @@ class Watcher:
         arrived are decided with what there is, and an open segment closes."""
         if self.detector is not None and ended:
             while self.detector.centre_time() <= self.buffer.now:
-                self._decide(last_time=self.buffer.now)
+                self._decide_next(last_time=self.buffer.now)
         if self.detector is not None:
             for seg in self.detector.finish():
                 self._close(seg)
@@ -218,7 +220,7 @@ class Watcher:
             type="new",
             camera=self.name,
             start_time=seg.start_time,
-            started_at=iso(self.started + seg.start_time),
+            started_at=iso(self.first_wall + seg.start_time),
             emitted_at=iso(now),
             score=min(1.0, max(0.0, seg.peak_score)),
             threshold=self.high,
