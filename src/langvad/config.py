@@ -286,6 +286,13 @@ class Config(BaseModel):
     score_max_tokens: int = Field(16, ge=3)
     n_ctx: int = Field(4096, ge=512)
     n_threads: int | None = None
+    concurrency: int | None = Field(
+        None,
+        ge=1,
+        le=256,
+        description="LLM requests in flight at once (None: 4 for an OpenAI-compatible "
+        "server, 1 for in-process llama.cpp); results are identical to a sequential run",
+    )
     seed: int = 0
     llm_prefix_cache: bool = Field(
         False,
@@ -361,7 +368,11 @@ class Config(BaseModel):
         return list(dict.fromkeys(names))
 
     def config_hash(self) -> str:
-        return stable_hash(self.model_dump(mode="json"))
+        """What the results depend on (how many requests run at once is not part of it)."""
+        return stable_hash(self.model_dump(mode="json", exclude=RUNTIME_ONLY))
+
+
+RUNTIME_ONLY = {"concurrency"}  # settings that change speed, never a result
 
 
 def stable_hash(obj: Any) -> str:

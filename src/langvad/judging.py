@@ -110,7 +110,7 @@ def judge_descriptions(
     descriptions: Mapping[int, str],
     *,
     embed: Callable[[Sequence[str]], np.ndarray],
-    ask_item: Callable[[str], float | None] | None,
+    ask_items: Callable[[Sequence[str]], list[float | None]] | None,
     duration_seconds: float,
     advance: Callable[[int], None] = lambda n: None,
 ) -> Judgement:
@@ -144,20 +144,20 @@ def judge_descriptions(
     advance(len(frames) // 2)
     asked = 0
     calibration: dict[str, Any] = {}
-    if ask_item is not None and config.judge_llm:
+    if ask_items is not None and config.judge_llm:
         budget = math.ceil(config.judge_llm_per_minute * max(duration_seconds, 1.0) / 60.0)
         candidates = llm_candidates(probs, floor=config.judge_llm_floor, budget=budget)
         midpoint = None
         if candidates:  # the LLM's own level under these rules, from the rules' phrases
             ref_normal, ref_abnormal = calibration_items(config)
-            refs_n = [ask_item(x) for x in ref_normal]
-            refs_a = [ask_item(x) for x in ref_abnormal]
+            refs = ask_items([*ref_normal, *ref_abnormal])
+            refs_n, refs_a = refs[: len(ref_normal)], refs[len(ref_normal) :]
             midpoint = llm_midpoint(
                 [x for x in refs_n if x is not None], [x for x in refs_a if x is not None]
             )
             calibration = {"midpoint": midpoint, "normal_refs": refs_n, "abnormal_refs": refs_a}
-        for item in candidates if midpoint is not None else []:
-            p = ask_item(item)
+        asks = candidates if midpoint is not None else []
+        for item, p in zip(asks, ask_items(asks) if asks else [], strict=True):
             asked += 1
             if p is not None:
                 records[item]["p_llm"] = round(p, 5)

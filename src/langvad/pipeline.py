@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import platform
 import resource
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from langvad.concurrency import ordered_map
 from langvad.config import Config, stable_hash
 from langvad.errors import InputError, LLMError
 from langvad.evidence import Evidence, EvidenceCollector
@@ -31,7 +33,7 @@ from langvad.judging import (
 from langvad.models.assets import cache_dir
 from langvad.models.base import LLM, SLOT_SCORE, SLOT_SUMMARY, Message, TextEncoder, Usage
 from langvad.models.encoders import l2_normalise
-from langvad.models.registry import load_encoder, load_llm
+from langvad.models.registry import default_concurrency, load_encoder, load_llm
 from langvad.result import Explanation, Result, Segment, Window
 from langvad.source import Source
 from langvad.stages.baselines import ANOMALY_PROMPT, NORMAL_PROMPT, zero_shot_scores
@@ -154,6 +156,9 @@ class Runner:
         self.progress = progress
         self.console = console or Console(stderr=True)
         self.usage = Usage()
+        self._usage_lock = threading.Lock()
+        self._load_lock = threading.RLock()
+        self._batch = threading.local()  # .active: inside map_llm's concurrent batch
         self.stage_keys: dict[str, str] = {}
         self.segmentation: dict[str, Any] = {}
         self.judgement: dict[str, Any] = {}
@@ -194,16 +199,59 @@ class Runner:
     # -- models (lazy) -----------------------------------------------------------------------
     @property
     def llm(self) -> LLM:
-        if self._llm is None:
-            c = self.config
-            self._llm = load_llm(
-                c.llm,
-                n_ctx=c.n_ctx,
-                n_threads=c.n_threads,
-                seed=c.seed,
-                prefix_cache=c.llm_prefix_cache,
-            )
+        with self._load_lock:  # concurrent windows may ask for it at once
+            if self._llm is None:
+                c = self.config
+                self._llm = load_llm(
+                    c.llm,
+                    n_ctx=c.n_ctx,
+                    n_threads=c.n_threads,
+                    seed=c.seed,
+                    prefix_cache=c.llm_prefix_cache,
+                )
         return self._llm
+
+    @property
+    def concurrency(self) -> int:
+        """LLM requests in flight at once (``--concurrency``; by default 4 for a server
+        backend, 1 for in-process llama.cpp, which runs one request at a time)."""
+        c = self.config
+        if default_concurrency(c.llm) == 1:  # in process: one request at a time
+            return 1
+        return c.concurrency or default_concurrency(c.llm)
+
+    def map_llm(
+        self, fn: Callable[[Any], Any], items: Sequence[Any], advance: Callable[[], None]
+    ) -> list[Any]:
+        """``[fn(x) for x in items]`` with up to ``concurrency`` LLM requests in flight, in
+        the items' order (results and cache exactly those of a sequential run). Token and
+        request counts of a concurrent batch are taken from the backend's counters around
+        the whole batch."""
+        n = self.concurrency
+        if n <= 1 or len(items) <= 1:
+            return ordered_map(fn, items, 1, on_done=lambda _i: advance())
+        before = dict(self._llm.stats) if self._llm is not None else None
+        self._batch.active = True
+        try:
+            return ordered_map(
+                lambda x: self._in_batch(fn, x), items, n, on_done=lambda _i: advance()
+            )
+        finally:
+            self._batch.active = False
+            if self._llm is not None:
+                self._count_tokens(before or dict.fromkeys(self._llm.stats, 0), self._llm.stats)
+
+    def _in_batch(self, fn: Callable[[Any], Any], x: Any) -> Any:
+        self._batch.active = True  # this worker thread's calls are counted by the batch
+        return fn(x)
+
+    def _count_tokens(self, before: Mapping[str, int], after: Mapping[str, int]) -> None:
+        u = self.usage
+        with self._usage_lock:
+            u.llm_requests += after["requests"] - before["requests"]
+            u.prompt_tokens += after["prompt_tokens"] - before["prompt_tokens"]
+            u.cached_prompt_tokens += after["cached_tokens"] - before["cached_tokens"]
+            u.completion_tokens += after["completion_tokens"] - before["completion_tokens"]
 
     @property
     def encoder(self) -> TextEncoder:
@@ -270,17 +318,18 @@ class Runner:
         )
         hit = self.store.get_call(key)
         if hit is not None:
-            self.usage.cache_hits += 1
+            with self._usage_lock:
+                self.usage.cache_hits += 1
             return hit
-        before = dict(llm.stats)
+        batched = getattr(self._batch, "active", False)
+        before = None if batched else dict(llm.stats)
         t0 = time.perf_counter()
         value = compute()
-        self.usage.llm_seconds += time.perf_counter() - t0
-        self.usage.llm_calls += 1
-        self.usage.llm_requests += llm.stats["requests"] - before["requests"]
-        self.usage.prompt_tokens += llm.stats["prompt_tokens"] - before["prompt_tokens"]
-        self.usage.cached_prompt_tokens += llm.stats["cached_tokens"] - before["cached_tokens"]
-        self.usage.completion_tokens += llm.stats["completion_tokens"] - before["completion_tokens"]
+        with self._usage_lock:
+            self.usage.llm_seconds += time.perf_counter() - t0
+            self.usage.llm_calls += 1
+        if before is not None:
+            self._count_tokens(before, llm.stats)
         self.store.put_call(key, kind, value)
         return value
 
@@ -396,7 +445,8 @@ class Runner:
             )
             draft = None
         if draft is None:
-            self.explain_failures += 1
+            with self._usage_lock:
+                self.explain_failures += 1
             return None
         return Explanation(
             **draft.model_dump(), start_time=segment.start_time, end_time=segment.end_time
@@ -556,9 +606,11 @@ class Runner:
         if c.explain and c.llm_weight > 0 and segments:
             with self._stage("explain"), self._bar() as bar:
                 task = bar.add_task("explanations", total=len(segments))
-                for seg in segments:
-                    seg.explanation = self.explain_segment(seg, d)
-                    bar.advance(task)
+                explained = self.map_llm(
+                    lambda seg: self.explain_segment(seg, d), segments, lambda: bar.advance(task)
+                )
+                for seg, x in zip(segments, explained, strict=True):
+                    seg.explanation = x
         return self.result(source, d, segments, time.perf_counter() - t_start)
 
     def result(self, source: Source, d: Decisions, segments: list[Segment], wall: float) -> Result:
@@ -629,13 +681,13 @@ class Runner:
             task = bar.add_task("summaries", total=len(centres))
 
             def summarise_all() -> list[str]:
-                out = []
-                for f, w in zip(scored_frames, windows, strict=True):
-                    out.append(
-                        self.summarise([cleaned[i] for i in w]) if c.summarize else cleaned[f]
-                    )
-                    bar.advance(task)
-                return out
+                if not c.summarize:
+                    return [cleaned[f] for f in scored_frames]
+                return self.map_llm(
+                    lambda w: self.summarise([cleaned[i] for i in w]),
+                    windows,
+                    lambda: bar.advance(task),
+                )
 
             parts = {
                 "clean": self.stage_keys["clean"],
@@ -661,11 +713,7 @@ class Runner:
             task = bar.add_task("scores", total=len(centres))
 
             def score_all() -> list[dict[str, Any]]:
-                out = []
-                for s in texts:
-                    out.append(self.score(s))
-                    bar.advance(task)
-                return out
+                return self.map_llm(self.score, texts, lambda: bar.advance(task))
 
             parts = {
                 "summaries": self.stage_keys["summarize"],
@@ -821,7 +869,7 @@ class Runner:
                     c,
                     cleaned,
                     embed=self.embed,
-                    ask_item=self.ask_item,
+                    ask_items=lambda items: self.map_llm(self.ask_item, items, lambda: None),
                     duration_seconds=source.duration,
                     advance=lambda n: bar.advance(task, n),
                 )

@@ -142,6 +142,12 @@ def _hf_download(ref: str) -> Path:
     return Path(path)
 
 
+def default_concurrency(spec: str) -> int:
+    """Requests in flight a backend serves well by default: a server batches concurrent
+    requests (4), in-process llama.cpp runs one at a time (1)."""
+    return 4 if spec.startswith("openai:") else 1
+
+
 def load_llm(
     spec: str,
     *,

@@ -16,12 +16,12 @@ import io
 import os
 import time
 from collections.abc import Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from langvad.concurrency import ordered_map
 from langvad.errors import InputError, LLMError
 from langvad.models.openai_llm import openai_client
 from langvad.vision.hf_captioner import progress, short_hash, to_pil
@@ -172,26 +172,11 @@ class OpenAIVLMCaptioner:
         if not urls:
             return []
         self._load()
-        captions: list[str] = [""] * len(urls)
-        with (
-            progress(len(urls), "captioning (server)", self.show_progress) as bar,
-            ThreadPoolExecutor(max_workers=self.concurrency) as pool,
-        ):
+        with progress(len(urls), "captioning (server)", self.show_progress) as bar:
             task = bar.add_task("frames", total=len(urls))
-            futures: dict[Future[str], int] = {
-                pool.submit(self._request, u): i for i, u in enumerate(urls)
-            }
-            pending = set(futures)
-            while pending:
-                done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-                for f in done:
-                    exc = f.exception()
-                    if exc is not None:
-                        pool.shutdown(wait=False, cancel_futures=True)
-                        raise exc
-                    captions[futures[f]] = f.result()
-                    bar.advance(task)
-        return captions
+            return ordered_map(
+                self._request, urls, self.concurrency, on_done=lambda _i: bar.advance(task)
+            )
 
     def close(self) -> None:
         if self._client is not None:
