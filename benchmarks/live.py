@@ -105,6 +105,24 @@ def soak(work: Path, minutes: float) -> None:
     seconds = minutes * 60
     w = watcher("soak", port, work / "soak", duration=seconds)
     loops = int(seconds // 79) + 1  # vtest.avi is 79.5 s
+    # per decision: (seconds, LLM calls, cache hits); after the first loop identical captions
+    # are LLM cache hits, so the first 79 s (unique footage) is the honest real-time figure
+    steps: list[tuple[float, int, int]] = []
+    runner, decide = w.runner, w.runner.decide
+
+    def timed(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls, hits, t = runner.usage.llm_calls, runner.usage.cache_hits, time.perf_counter()
+        out = decide(*args, **kwargs)
+        steps.append(
+            (
+                time.perf_counter() - t,
+                runner.usage.llm_calls - calls,
+                runner.usage.cache_hits - hits,
+            )
+        )
+        return out
+
+    runner.decide = timed  # type: ignore[method-assign]
     proc = sender(["-stream_loop", str(loops), "-i", str(CLIPS / "vtest.avi")], [], port)
     t0 = time.perf_counter()
     try:
@@ -120,6 +138,15 @@ def soak(work: Path, minutes: float) -> None:
         f"decided, {stats.skipped} skipped; detection busy {stats.detect_seconds:.0f} s → "
         f"real-time factor {stats.real_time_factor:.2f}"
     )
+    first = 79 // 4  # windows centred in the first loop (4 s apart)
+    for label, part in (("first loop (unique)", steps[:first]), ("later loops", steps[first:])):
+        busy = sum(p[0] for p in part)
+        if part:
+            print(
+                f"{label}: {len(part)} windows, {busy / len(part):.2f} s per 4 s window "
+                f"(real-time factor {4 * len(part) / busy:.2f}), LLM calls "
+                f"{sum(p[1] for p in part)}, cache hits {sum(p[2] for p in part)}"
+            )
     print(f"frames {stats.frames}, dropped {stats.dropped} (counted by the reader)")
     print(f"RSS at {at1[0]:.0f} s: {at1[1]:.0f} MiB; at {rss[-1][0]:.0f} s: {rss[-1][1]:.0f} MiB")
     print(f"alerts {stats.alerts} (vtest is normal street footage); now {rss_mib():.0f} MiB")
