@@ -29,6 +29,6 @@ langvad models --prepare qwen2.5-coder-1.5b-instruct-q4_k_m >/dev/null
 if [ "$TEST" = 1 ]; then
   # torch first, pinned: the CPU build (a plain `torch` would pull a multi-GB CUDA build)
   python -m pip install -q "torch==2.13.0"
-  python -m pip install -q -e ".[hf]"
+  python -m pip install -q -e ".[hf,ray]"  # + Ray: the scale-out tests (tests/test_ray.py)
   bash scripts/install_test_tools.sh python
 fi

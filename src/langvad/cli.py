@@ -29,17 +29,57 @@ def _main() -> None:
 
 def _fail(e: BaseException) -> typer.Exit:
     if isinstance(e, LangvadError):
-        err.print(f"[bold red]error:[/] {e.message}")
+        from rich.markup import escape  # messages are plain text: "[ray]" is not a tag
+
+        err.print(f"[bold red]error:[/] {escape(e.message)}")
         if e.hint:
-            err.print(f"[yellow]what to do:[/] {e.hint}")
+            err.print(f"[yellow]what to do:[/] {escape(e.hint)}")
         return typer.Exit(e.exit_code)
     err.print("[bold red]interrupted[/]: finished windows are cached; run again to resume")
     return typer.Exit(130)
 
 
+SHARD_HELP = (
+    "i/n: only the i-th of n parts (items sorted, every n-th from the i-th); shards 0/n .. "
+    "n-1/n together give the whole run"
+)
+RAY_HELP = (
+    "run one Ray task per video: local (start a cluster on 127.0.0.1), auto (the cluster "
+    "ray start runs here) or the cluster's ADDRESS; needs pip install 'langvad[ray]'"
+)
+RAY_CPUS_HELP = (
+    "CPUs Ray reserves per task (one task per video): a node runs its CPUs / this many at "
+    "once. The LLM's threads stay the config's (n_threads; detect --threads; default: the "
+    "machine's), as without Ray"
+)
+CONCURRENCY_HELP = (
+    "LLM requests in flight at once to a server backend (--llm openai:...; default 4); "
+    "in-process llama.cpp runs one at a time. Results are those of a sequential run"
+)
+MAX_CONCURRENCY = 256
+
+
+def _check_concurrency(n: int | None) -> int | None:
+    """``--concurrency N``: None (the backend's default) or 1..256; else one clear error."""
+    from langvad.errors import InputError
+
+    if n is not None and not 1 <= n <= MAX_CONCURRENCY:
+        raise InputError(
+            f"--concurrency {n}: must be between 1 and {MAX_CONCURRENCY}",
+            hint="give e.g. --concurrency 4 (requests in flight to the LLM server)",
+        )
+    return n
+
+
 @app.command()
 def detect(
-    input: Annotated[Path, typer.Argument(help="video file, frame folder, or captions file")],
+    inputs: Annotated[
+        list[Path],
+        typer.Argument(
+            help="video file, frame folder, or captions file; several, or a folder of them: "
+            "one run folder each under --out, and summary.csv/json"
+        ),
+    ],
     captions: Annotated[
         Path | None, typer.Option(help="captions file: one caption per frame (txt/jsonl/csv)")
     ] = None,
@@ -143,6 +183,7 @@ def detect(
     ] = None,
     refine: Annotated[bool | None, typer.Option(help="video-text score refinement")] = None,
     threads: Annotated[int | None, typer.Option(help="CPU threads for the LLM")] = None,
+    concurrency: Annotated[int | None, typer.Option(help=CONCURRENCY_HELP)] = None,
     cache: Annotated[
         Path | None, typer.Option(help="artefact cache file (default: user cache)")
     ] = None,
@@ -150,9 +191,13 @@ def detect(
         bool, typer.Option(help="write report.html, captions.vtt and events.jsonl")
     ] = True,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+    shard: Annotated[str | None, typer.Option(help=SHARD_HELP)] = None,
+    ray: Annotated[str | None, typer.Option(help=RAY_HELP)] = None,
+    ray_cpus: Annotated[float, typer.Option(help=RAY_CPUS_HELP)] = 1.0,
 ) -> None:
-    """Score every frame of INPUT; write result.json, scores.csv/png, report.html, events."""
+    """Score every frame of INPUTS; write result.json, scores.csv/png, report.html, events."""
     from langvad.api import detect as run_detect
+    from langvad.batch import is_batch
     from langvad.config import load_config, preset_config
     from langvad.store import Store
 
@@ -187,6 +232,7 @@ def detect(
     if threshold is not None:
         overrides["segmentation"] = "threshold"
     try:
+        overrides["concurrency"] = _check_concurrency(concurrency)
         cfg = (
             load_config(config, preset=preset, profile=profile, **overrides)
             if config
@@ -201,9 +247,14 @@ def detect(
                 update={"prompts": cfg.prompts.model_copy(update={"scene": context.strip()})}
             )
         ensure_writable_dir(out_dir)
+        if is_batch(inputs, forced=shard is not None or ray is not None):
+            code = _detect_many(
+                inputs, cfg, out_dir, cache, captions, labels, shard, ray, ray_cpus, report, quiet
+            )
+            raise typer.Exit(code)
         store = Store(cache) if cache else None
         result = run_detect(
-            input, cfg, captions=captions, labels=labels, progress=not quiet, store=store
+            inputs[0], cfg, captions=captions, labels=labels, progress=not quiet, store=store
         )
         paths = result.write(out_dir)
         if report:
@@ -213,6 +264,40 @@ def detect(
     except (LangvadError, KeyboardInterrupt) as e:
         raise _fail(e) from None
     _print_summary(result, paths)
+
+
+def _detect_many(
+    inputs: list[Path],
+    cfg: Any,
+    out_dir: Path,
+    cache: Path | None,
+    captions: Path | None,
+    labels: Path | None,
+    shard: str | None,
+    ray: str | None,
+    ray_cpus: float,
+    report: bool,
+    quiet: bool,
+) -> int:
+    """Several inputs (or --shard/--ray): one run folder each, a summary table; exit code."""
+    from langvad.batch import detect_batch, refuse_per_input_files
+    from langvad.models.assets import cache_dir
+    from langvad.store import Store
+
+    refuse_per_input_files(captions=captions, labels=labels)
+    return detect_batch(
+        inputs,
+        cfg,
+        out_dir,
+        store=Store(cache or cache_dir() / "artefacts.sqlite"),
+        shard=shard,
+        ray=ray,
+        task_cpus=ray_cpus,
+        report=report,
+        progress=not quiet,
+        console=err,
+        stdout=out,
+    )
 
 
 def _expert_list(spec: str | None) -> list[str] | None:
@@ -282,6 +367,7 @@ def eval_(
         Path | None, typer.Option(help="rules file (see langvad induce) for every variant")
     ] = None,
     llm: Annotated[str | None, typer.Option(help="LLM name, .gguf path or spec")] = None,
+    concurrency: Annotated[int | None, typer.Option(help=CONCURRENCY_HELP)] = None,
     threshold: Annotated[
         float | None, typer.Option(help="threshold for false-alarm rate and segments")
     ] = None,
@@ -289,12 +375,27 @@ def eval_(
     report: Annotated[bool, typer.Option(help="also ROC/PR curves and per-video plots")] = False,
     cache: Annotated[Path | None, typer.Option(help="artefact cache file")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress bars")] = False,
+    shard: Annotated[
+        str | None, typer.Option(help=SHARD_HELP + "; also writes the shard's scores.json")
+    ] = None,
+    merge: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="pool the shards' --out folders (repeat, one per shard) into the whole run's "
+            "tables, with no model call; give the shards' other options"
+        ),
+    ] = None,
+    ray: Annotated[str | None, typer.Option(help=RAY_HELP)] = None,
+    ray_cpus: Annotated[float, typer.Option(help=RAY_CPUS_HELP)] = 1.0,
 ) -> None:
     """Evaluate variants (full LAVAD, baselines, ablations, sweeps) on a labelled dataset:
     prints the metrics table and writes results.json and results.md."""
+    from langvad.batch import parse_shard, select_shard
     from langvad.config import PRESET_PROMPTS, load_config, preset_config
+    from langvad.errors import InputError
     from langvad.eval.datasets import load_dataset
-    from langvad.eval.harness import run_eval
+    from langvad.eval.datasets.base import natural_key
+    from langvad.eval.harness import merge_shards, run_eval, write_shard
     from langvad.eval.tables import print_table, write_outputs
     from langvad.eval.variants import select_variants
     from langvad.store import Store
@@ -302,7 +403,11 @@ def eval_(
     try:
         chosen = select_variants(variants)
         name = preset or (dataset if dataset in PRESET_PROMPTS else "ucf")
-        over: dict[str, Any] = {"llm": llm, "threshold": threshold}
+        over: dict[str, Any] = {
+            "llm": llm,
+            "threshold": threshold,
+            "concurrency": _check_concurrency(concurrency),
+        }
         base = (
             load_config(config, preset=name, profile=profile, **over)
             if config
@@ -312,18 +417,28 @@ def eval_(
             from langvad.rules import load_rules, with_rules
 
             base = with_rules(base, load_rules(rules))
+        where = parse_shard(shard)
+        if merge and (where is not None or ray is not None):
+            raise InputError("--merge pools finished shards", hint="drop --shard and --ray")
         items = load_dataset(root, dataset, limit=limit)
         ensure_writable_dir(out_dir)
-        run = run_eval(
-            dataset,
-            items,
-            base,
-            chosen,
-            store=Store(cache) if cache else None,
-            console=err,
-            progress=not quiet,
-        )
+        if merge:
+            run = merge_shards(dataset, items, base, chosen, merge)
+        else:
+            run = run_eval(
+                dataset,
+                select_shard(items, where, key=lambda i: natural_key(i.name)),
+                base,
+                chosen,
+                store=Store(cache) if cache else None,
+                console=err,
+                progress=not quiet,
+                ray=ray,
+                ray_cpus=ray_cpus,
+            )
         paths = write_outputs(run, out_dir, curves=report)
+        if where is not None:
+            paths["scores"] = write_shard(run, out_dir, where)
     except (LangvadError, KeyboardInterrupt) as e:
         raise _fail(e) from None
     # the table is wide: do not squash it to 80 columns when stdout is a file or a pipe
