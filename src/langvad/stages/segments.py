@@ -72,8 +72,8 @@ class OnlineHysteresis:
 
     A run of scores ≥ ``low`` becomes a segment once it holds a score ≥ ``high`` and lasts
     at least ``min_seconds`` (last − first time + ``frame_dt``): the score that meets both
-    *opens* it (backdated to the run's first frame); the first score under ``low`` *closes* it. Fed a
-    whole video, the closed spans are exactly ``hysteresis_segments``'s."""
+    *opens* it (backdated to the run's first frame); the first score under ``low`` *closes*
+    it. Fed a whole video, the closed spans are exactly ``hysteresis_segments``'s."""
 
     def __init__(self, high: float, low: float, min_seconds: float, frame_dt: float) -> None:
         self.high, self.low = high, low
