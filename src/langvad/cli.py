@@ -522,6 +522,7 @@ def _register_extra_commands() -> None:
     from langvad.ask_command import ask as ask_cmd
     from langvad.induce_command import induce as induce_cmd
     from langvad.live.command import watch_cmd
+    from langvad.llm_server_command import llm_server
     from langvad.report.command import report as report_cmd
     from langvad.serve import serve as serve_cmd
 
@@ -530,6 +531,7 @@ def _register_extra_commands() -> None:
     app.command("serve")(serve_cmd)
     app.command("ask")(ask_cmd)
     app.command("watch")(watch_cmd)
+    app.command("llm-server")(llm_server)
 
 
 _register_extra_commands()

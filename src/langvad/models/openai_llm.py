@@ -52,12 +52,13 @@ class OpenAICompatLLM:
         self._lock = threading.Lock()
 
     def _load(self) -> Any:
-        if self._client is None:
-            # exponential backoff on connection errors/5xx by the client itself
-            self._client = openai_client(
-                self.base_url, self.api_key, self.timeout, self.max_retries
-            )
-        return self._client
+        with self._lock:
+            if self._client is None:
+                # exponential backoff on connection errors/5xx by the client itself
+                self._client = openai_client(
+                    self.base_url, self.api_key, self.timeout, self.max_retries
+                )
+            return self._client
 
     def _unreachable(self, e: Exception) -> LLMError:
         return LLMError(
@@ -87,9 +88,8 @@ class OpenAICompatLLM:
         import openai
 
         client = self._load()
-        try:
-            with self._lock:
-                r = client.chat.completions.create(model=self.model, **kwargs)
+        try:  # not under the lock: the client is thread-safe, requests run concurrently
+            r = client.chat.completions.create(model=self.model, **kwargs)
         except openai.APIConnectionError as e:
             raise self._unreachable(e) from e
         except openai.APIStatusError as e:
@@ -99,12 +99,13 @@ class OpenAICompatLLM:
                 hint="check the model name and the server's log",
             ) from e
         u = r.usage
-        self.stats["requests"] += 1
-        if u is not None:
-            self.stats["prompt_tokens"] += u.prompt_tokens or 0
-            self.stats["completion_tokens"] += u.completion_tokens or 0
-            details = getattr(u, "prompt_tokens_details", None)
-            self.stats["cached_tokens"] += getattr(details, "cached_tokens", 0) or 0
+        with self._lock:
+            self.stats["requests"] += 1
+            if u is not None:
+                self.stats["prompt_tokens"] += u.prompt_tokens or 0
+                self.stats["completion_tokens"] += u.completion_tokens or 0
+                details = getattr(u, "prompt_tokens_details", None)
+                self.stats["cached_tokens"] += getattr(details, "cached_tokens", 0) or 0
         return r
 
     def chat(
