@@ -19,6 +19,11 @@
    video-minute at 30 fps): shown as the "reference" row.
 
     python benchmarks/cost.py [--seconds 40] [--prefill 8000] [--decode 1500]
+        [--lavad-usage CALLS,PROMPT_TOKENS,GEN_TOKENS,CAPTIONS,VIDEO_SECONDS,FPS]
+
+``--lavad-usage`` takes the `lavad` run's totals from an earlier measurement instead of
+running it (a cold `lavad` run costs ≈ 6× real time on 2 cores), e.g. the speed table's
+vtest row (`python benchmarks/speed.py`): ``--lavad-usage 88,40420,2400,80,79.5,10``.
 """
 
 from __future__ import annotations
@@ -104,11 +109,26 @@ def main() -> None:
     ap.add_argument("--prefill", type=float, default=8000.0, help="vLLM prompt tokens/s")
     ap.add_argument("--decode", type=float, default=1500.0, help="vLLM generated tokens/s")
     ap.add_argument("--captions-per-s", type=float, default=20.0, help="captioner frames/s")
+    ap.add_argument("--lavad-usage", help="CALLS,PROMPT,GEN,CAPTIONS,VIDEO_S,FPS (no lavad run)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         work = Path(d)
         video = cut(work, a.seconds)
-        runs = {p: measure(video, p, work) for p in ("fast", "lavad")}
+        runs = {"fast": measure(video, "fast", work)}
+        if a.lavad_usage:
+            calls, prompt, gen, caps, secs, fps = (float(x) for x in a.lavad_usage.split(","))
+            runs["lavad"] = {
+                "llm_calls": calls,
+                "prompt_tokens": prompt,
+                "completion_tokens": gen,
+                "captioner_calls": caps,
+                "video_seconds": secs,
+                "fps": fps,
+                "windows": "–",
+                "wall": float("nan"),
+            }
+        else:
+            runs["lavad"] = measure(video, "lavad", work)
     print(f"## measured on vtest, first {a.seconds:g} s (10 fps), empty cache, 2 cores")
     print("| profile | windows | LLM calls | prompt tok | gen tok | captioner calls | wall s |")
     print("|---|---|---|---|---|---|---|")

@@ -10,7 +10,9 @@ depend on where a video ran); the ratios are no-Ray wall / Ray wall.
 - no Ray: one process, the LLM on all cores.
 - Ray, 1 worker: ``--ray-cpus N`` with N = this machine's CPUs: one task at a time, its LLM on
   all N cores.
-- Ray, 2 workers: ``--ray-cpus N/2``: two videos at once, each LLM on half the cores.
+- Ray, 2 workers: ``--ray-cpus N/2``: two videos at once. Each LLM keeps the config's
+  thread count (all cores, so the two oversubscribe them): llama.cpp's numbers depend on the
+  thread count, and the cache must not depend on which worker filled it.
 
     python benchmarks/scale.py [--limit 4] [--variants full] [--dataset ped2]
 

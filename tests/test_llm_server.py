@@ -383,3 +383,6 @@ def test_concurrent_detect_through_the_server_equals_sequential(tmp_path):
     kinds = {kind for _, kind, _ in rows1["calls"]}
     assert {"summary", "score.choice"} <= kinds and len(rows1["calls"]) > 5, kinds
     assert rows4 == rows1
+    # a prompt repeated within a concurrent batch is sent once (the duplicate waits for it)
+    u1, u4 = one["provenance"]["usage"], four["provenance"]["usage"]
+    assert (u4["llm_calls"], u4["cache_hits"]) == (u1["llm_calls"], u1["cache_hits"])

@@ -159,6 +159,7 @@ class Runner:
         self._usage_lock = threading.Lock()
         self._load_lock = threading.RLock()
         self._batch = threading.local()  # .active: inside map_llm's concurrent batch
+        self._inflight: dict[str, threading.Lock] = {}  # one lock per call key (single flight)
         self.stage_keys: dict[str, str] = {}
         self.segmentation: dict[str, Any] = {}
         self.judgement: dict[str, Any] = {}
@@ -238,6 +239,8 @@ class Runner:
             )
         finally:
             self._batch.active = False
+            with self._usage_lock:
+                self._inflight.clear()
             if self._llm is not None:
                 self._count_tokens(before or dict.fromkeys(self._llm.stats, 0), self._llm.stats)
 
@@ -316,6 +319,17 @@ class Runner:
         key = stable_hash(
             {"kind": kind, "model": llm.identity, "messages": messages, "params": params}
         )
+        if not getattr(self._batch, "active", False):
+            return self._llm_call_once(key, kind, compute)
+        with self._key_lock(key):  # a duplicate in flight waits, then reads the cache
+            return self._llm_call_once(key, kind, compute)
+
+    def _key_lock(self, key: str) -> threading.Lock:
+        with self._usage_lock:
+            return self._inflight.setdefault(key, threading.Lock())
+
+    def _llm_call_once(self, key: str, kind: str, compute: Callable[[], Any]) -> Any:
+        llm = self.llm
         hit = self.store.get_call(key)
         if hit is not None:
             with self._usage_lock:
