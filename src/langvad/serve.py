@@ -36,6 +36,7 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -272,18 +273,24 @@ def _run_info(d: Path) -> RunInfo:
     return info
 
 
-def list_runs(runs_dir: Path) -> list[RunInfo]:
-    """Runs under ``runs_dir`` (sub-folders with a result.json or other run files, the broken
-    ones included), newest first."""
+def sub_folders(runs_dir: Path, keep: Callable[[Path], bool]) -> list[Path]:
+    """The visible sub-folders of ``runs_dir`` that stay inside it (no symlink escapes) and
+    that ``keep`` accepts, in directory order."""
     base = runs_dir.resolve()
-    dirs = [
+    return [
         d
         for d in base.iterdir()
         if d.is_dir()
         and not d.name.startswith(".")
         and resolve_inside(base, d.name) is not None
-        and _is_run(d)
+        and keep(d)
     ]
+
+
+def list_runs(runs_dir: Path) -> list[RunInfo]:
+    """Runs under ``runs_dir`` (sub-folders with a result.json or other run files, the broken
+    ones included), newest first."""
+    dirs = sub_folders(runs_dir, _is_run)
     dirs.sort(key=_stamp, reverse=True)
     return [_run_info(d) for d in dirs]
 

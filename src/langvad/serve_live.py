@@ -64,6 +64,7 @@ from langvad.serve import (
     _validation_reason,
     is_camera,
     resolve_inside,
+    sub_folders,
 )
 
 try:
@@ -299,15 +300,7 @@ def camera_info(d: Path) -> CameraInfo:
 def list_cameras(runs_dir: Path) -> list[CameraInfo]:
     """The live cameras under ``runs_dir`` (sub-folders holding a state.json; the broken ones
     included), by name."""
-    base = runs_dir.resolve()
-    dirs = [
-        d
-        for d in base.iterdir()
-        if d.is_dir()
-        and not d.name.startswith(".")
-        and resolve_inside(base, d.name) is not None
-        and is_camera(d)
-    ]
+    dirs = sub_folders(runs_dir, is_camera)
     return [camera_info(d) for d in sorted(dirs, key=lambda d: d.name)]
 
 

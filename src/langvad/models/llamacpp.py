@@ -64,12 +64,7 @@ class LlamaCppLLM:
     def _load(self) -> Any:
         if self._server is not None:
             return self._server
-        try:
-            import xllamacpp as xlc
-        except ImportError as e:  # pragma: no cover - dependency of the package
-            raise ModelError(
-                "the llama.cpp runtime 'xllamacpp' is not installed", hint="pip install xllamacpp"
-            ) from e
+        xlc = import_xllamacpp()
         p = xlc.CommonParams()
         p.model.path = str(self.path)
         p.n_parallel = 2
@@ -228,6 +223,17 @@ def _reply(r: dict[str, Any], text: str) -> ChatReply:
         cached_tokens=int(cached or 0),
         completion_tokens=int(u.get("completion_tokens", 0)),
     )
+
+
+def import_xllamacpp() -> Any:
+    """The llama.cpp runtime module, or one clear ModelError naming the package."""
+    try:
+        import xllamacpp
+    except ImportError as e:  # pragma: no cover - dependency of the package
+        raise ModelError(
+            "the llama.cpp runtime 'xllamacpp' is not installed", hint="pip install xllamacpp"
+        ) from e
+    return xllamacpp
 
 
 def _quiet_llama_logs(p: Any) -> None:

@@ -30,7 +30,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 from langvad.errors import InputError, ModelError
-from langvad.models.llamacpp import _quiet_llama_logs
+from langvad.models.llamacpp import _quiet_llama_logs, import_xllamacpp
 from langvad.models.registry import resolve_gguf
 from langvad.serve import bind_socket, check_bind
 
@@ -154,12 +154,7 @@ class LLMServer:
 
     # -- internals -----------------------------------------------------------------------------
     def _params(self) -> Any:
-        try:
-            import xllamacpp as xlc
-        except ImportError as e:  # pragma: no cover - dependency of the package
-            raise ModelError(
-                "the llama.cpp runtime 'xllamacpp' is not installed", hint="pip install xllamacpp"
-            ) from e
+        xlc = import_xllamacpp()
         p = xlc.CommonParams()
         p.model.path = str(self.path)
         p.model_alias = [self.name]
