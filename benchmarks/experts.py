@@ -12,38 +12,18 @@ factor and peak RSS are its own. Prints a Markdown table with the with/without r
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-CLIPS = REPO.parent / "shared" / "data" / "clips"
+from _common import CLIPS, detect_usage, write_table
 
 
 def detect(video: Path, experts: str, work: Path) -> dict[str, Any]:
     out = work / f"{video.stem}-{experts.replace(',', '_')}"
-    cmd = [
-        sys.executable, "-m", "langvad.cli", "detect", str(video), "--out", str(out),
-        "--experts", experts, "--quiet", "--no-report",
-        "--cache", str(work / f"cache-{out.name}.sqlite"),  # empty: a cold run
-    ]  # fmt: skip
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    res = json.loads((out / "result.json").read_text())
-    u = res["provenance"]["usage"]
-    return {
-        "segments": [(s["start_time"], s["end_time"]) for s in res["segments"]],
-        "wall": u["wall_seconds"],
-        "rtf": u.get("real_time_factor"),
-        "rss": u["peak_rss_mib"] / 1024,
-        "expert_s": u.get("expert_seconds", 0.0),
-        "expert_clips": u.get("expert_calls", 0),
-        "caption_s": u["captioner_seconds"],
-        "llm_s": u["llm_seconds"],
-        "video_s": u["video_seconds"],
-    }
+    # an empty cache per run: a cold run
+    return detect_usage(video, out, work / f"cache-{out.name}.sqlite", ["--experts", experts])
 
 
 def main() -> int:
@@ -77,11 +57,7 @@ def main() -> int:
             f"| {name} | | with / without | | | | | | {full['wall'] / base['wall']:.2f}× | "
             f"{full['rtf'] / base['rtf']:.2f}× | {full['rss'] / base['rss']:.2f}× |"
         )
-    text = "\n".join(lines)
-    print(text)
-    dest = REPO / "runs" / "bench"
-    dest.mkdir(parents=True, exist_ok=True)
-    (dest / "experts.md").write_text(text + "\n")
+    write_table("experts", "\n".join(lines))
     return 0
 
 

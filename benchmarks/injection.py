@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _common import REPO, write_table
+
 sys.path.insert(0, str(REPO / "tests"))
 
 from injection_attacks import ATTACKS, attacked_captions  # noqa: E402
@@ -32,8 +33,8 @@ CAPTIONS = REPO / "tests" / "data" / "fighting033_captions.jsonl"
 def run_mode(mode: str, llm_name: str, attacks: list[str], work: Path) -> list[dict]:
     from langvad.api import detect
     from langvad.config import preset_config
+    from langvad.engine.runner import Runner
     from langvad.models import load_encoder, load_llm
-    from langvad.pipeline import Runner
     from langvad.store import Store
 
     overrides = {"score_mode": mode, "experts": [], "explain": False, "llm": llm_name}
@@ -84,12 +85,8 @@ def main() -> int:
             f"| {r['mode']} | {r['attack']} | {', '.join(f'{x:.2f}' for x in r['clean'])} | "
             f"{', '.join(f'{x:.2f}' for x in r['attacked'])} | {r['max_delta']:.3f} |"
         )
-    table = "\n".join(lines)
-    print(table)
-    out = REPO / "runs" / "bench"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "injection.md").write_text(table + "\n")
-    (out / "injection.json").write_text(json.dumps(rows, indent=2))
+    out = write_table("injection", "\n".join(lines))
+    out.with_suffix(".json").write_text(json.dumps(rows, indent=2))
     return 0
 
 

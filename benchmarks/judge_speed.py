@@ -13,37 +13,19 @@ writes runs/bench/judge_speed.md.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-CLIPS = REPO.parent / "shared" / "data" / "clips"
+from _common import CLIPS, detect_usage, write_table
 
 
 def detect(video: Path, mode: str, experts: str, work: Path) -> dict[str, Any]:
     out = work / f"{video.stem}-{mode}"
-    cmd = [
-        sys.executable, "-m", "langvad.cli", "detect", str(video), "--out", str(out),
-        "--score-mode", mode, "--experts", experts, "--no-explain", "--quiet", "--no-report",
-        "--cache", str(work / f"cache-{out.name}.sqlite"),  # empty: a cold run
-    ]  # fmt: skip
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    res = json.loads((out / "result.json").read_text())
-    u = res["provenance"]["usage"]
-    return {
-        "segments": [(s["start_time"], s["end_time"]) for s in res["segments"]],
-        "wall": u["wall_seconds"],
-        "rtf": u.get("real_time_factor"),
-        "rss": u["peak_rss_mib"] / 1024,
-        "caption_s": u["captioner_seconds"],
-        "llm_s": u["llm_seconds"],
-        "llm_calls": u["llm_calls"],
-        "video_s": u["video_seconds"],
-    }
+    extra = ["--score-mode", mode, "--experts", experts, "--no-explain"]
+    # an empty cache per run: a cold run
+    return detect_usage(video, out, work / f"cache-{out.name}.sqlite", extra)
 
 
 def main() -> int:
@@ -78,11 +60,7 @@ def main() -> int:
             f"| {name} | | rules / choice | | | | | {after['wall'] / before['wall']:.2f}× | "
             f"{after['rtf'] / before['rtf']:.2f}× | {after['rss'] / before['rss']:.2f}× |"
         )
-    text = "\n".join(lines)
-    print(text)
-    out = REPO / "runs" / "bench" / "judge_speed.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    write_table("judge_speed", "\n".join(lines))
     return 0
 
 

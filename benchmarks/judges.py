@@ -33,23 +33,22 @@ import argparse
 import math
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import REPO, write_table
 from rich.console import Console
 from sklearn.metrics import roc_auc_score
 
 from langvad.config import DEFAULT_LLM, PRESET_PROMPTS, Prompts, preset_config
+from langvad.engine.runner import Runner
 from langvad.eval.datasets import load_dataset
 from langvad.eval.harness import _Models, open_item
 from langvad.models.base import Message
-from langvad.pipeline import Runner
 from langvad.stages.baselines import ANOMALY_PROMPT, NORMAL_PROMPT, zero_shot_scores
 from langvad.stages.prompts import YESNO_PREFILL, score_messages, yesno_messages
 from langvad.stages.score import OPTIONS, choice_distribution, expected_score, yes_probability
 
-REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
 SETS = [  # name, root, dataset, preset, limit
     ("Ped2", DATA / "text_bench", "ped2", "ped2", None),
@@ -227,11 +226,7 @@ def main() -> None:
             idx = [i for i, r in enumerate(rows) if r["set"] == "clips" and r["video"] == vid]
             ranges.append(f"{v[idx].min():.2f}–{v[idx].max():.2f}")
         lines.append(f"| {form} | " + " | ".join(aucs) + " | " + " | ".join(ranges) + " |")
-    text = "\n".join(lines)
-    print(text)
-    out = REPO / "runs" / "bench" / "judges.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
+    out = write_table("judges", "\n".join(lines))
     print(f"wrote {out}", file=sys.stderr)
 
 

@@ -23,11 +23,11 @@ from pathlib import Path
 
 from rich.console import Console
 
+from langvad.engine.runner import Runner
 from langvad.live.alerts import AlertHub
 from langvad.live.camera import CameraConfig
 from langvad.live.stream import parse_source
 from langvad.live.watch import Watcher, rss_mib
-from langvad.pipeline import Runner
 from langvad.store import MemoryStore
 
 CLIPS = Path(__file__).resolve().parents[2] / "shared" / "data" / "clips"

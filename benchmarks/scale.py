@@ -24,11 +24,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
+
+from _common import langvad
 
 from langvad.scale import local_cpus
 
@@ -38,14 +37,10 @@ ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text_bench"
 def run(args: argparse.Namespace, work: Path, name: str, extra: list[str]) -> dict:
     """One cold ``langvad eval``; its wall time, AUC per variant and LLM calls."""
     out = work / name
-    cmd = [sys.executable, "-m", "langvad.cli", "eval", str(ROOT), "--dataset", args.dataset]
+    cmd = ["eval", str(ROOT), "--dataset", args.dataset]
     cmd += ["--variants", args.variants, "--out", str(out), "--cache", str(work / f"{name}.db")]
     cmd += ["-q", *(["--limit", str(args.limit)] if args.limit else []), *extra]
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if p.returncode != 0:
-        raise SystemExit(f"{name} failed (exit {p.returncode}):\n{p.stderr[-3000:]}")
+    _, wall = langvad(cmd)
     doc = json.loads((out / "results.json").read_text())
     return {
         "wall": wall,

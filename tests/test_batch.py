@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from test_cli import langvad
 
-from langvad.batch import (
+from langvad.cli.batch import (
     expand_inputs,
     is_batch,
     parse_shard,

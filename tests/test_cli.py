@@ -2,23 +2,20 @@
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
+import re
 
 import pytest
-from conftest import CLIPS, DATA, TEXT_BENCH, need_shared
+from conftest import CLIPS, DATA, need_shared, run_cli
+
+langvad = run_cli
 
 
-def langvad(*args: str, cache: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LANGVAD_CACHE": str(cache)}
-    return subprocess.run(
-        [sys.executable, "-m", "langvad.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
+# A native library's own log line: glog/absl ("W0000 00:00:1764 … file.cc:123] …"), a C++
+# source location, onnxruntime's or llama.cpp's prefixes.
+NATIVE_LOG = re.compile(
+    r"^[IWEF]\d{4} \d\d:\d\d:\d\d|\w+\.(cc|cpp|c|h):\d+\]|onnxruntime|^llama_|^ggml_|^load_tensors",
+    re.MULTILINE,
+)
 
 
 def test_missing_input_is_a_clear_error(tmp_path):
@@ -98,28 +95,12 @@ def test_detect_real_clip_with_captions_file(tmp_path):
 
 
 @pytest.mark.slow
-def test_detect_ped2_text_bench_video(tmp_path):
-    _need_default_llm()
-    desc = need_shared(TEXT_BENCH / "ped2/descriptions/test_01.txt")
-    labels = TEXT_BENCH / "ped2/labels/test_01.csv"
-    out = tmp_path / "out"
-    r = langvad(
-        "detect",
-        str(desc),
-        "--preset",
-        "ped2",
-        "--labels",
-        str(labels),
-        "--out",
-        str(out),
-        cache=tmp_path / "cache",
-    )
-    assert r.returncode == 0, r.stderr
-    res = json.loads((out / "result.json").read_text())
+def test_detect_ped2_text_bench_video(ped2_default_run):
+    res = ped2_default_run.result
     assert res["n_frames"] == 180 and res["fps"] == 10.0
     assert "auc" in res["metrics"] and 0.0 <= res["metrics"]["auc"] <= 1.0
     assert res["provenance"]["usage"]["llm_calls"] > 0
-    assert "frame AUC" in r.stdout
+    assert "frame AUC" in ped2_default_run.proc.stdout
 
 
 @pytest.mark.slow
@@ -142,6 +123,8 @@ def test_detect_real_clip_with_offline_describer(tmp_path):
         cache=tmp_path / "cache",
     )
     assert r.returncode == 0, r.stderr
+    # a clean console: MediaPipe/TF Lite, onnxruntime and llama.cpp logs go to native.log
+    assert not NATIVE_LOG.search(r.stderr), r.stderr
     res = json.loads((out / "result.json").read_text())
     prov = res["provenance"]
     assert prov["models"]["captioner"].startswith("scene-describer")

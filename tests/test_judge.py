@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 from langvad.cli import app
 from langvad.config import PRESET_PROMPTS, preset_config
 from langvad.errors import InputError
-from langvad.judging import item_messages, llm_candidates
 from langvad.rules import Rules, load_rules, parse_rules, render_rules, with_rules
 from langvad.stages.baselines import keyword_score, rule_keywords
 from langvad.stages.judge import (
@@ -27,6 +26,17 @@ from langvad.stages.judge import (
     llm_midpoint,
     window_means,
 )
+from langvad.stages.judging import (
+    deduction_messages,
+    item_messages,
+    judge_descriptions,
+    llm_candidates,
+    motion_phrase,
+    motion_phrases,
+    none_probability,
+    top_item_candidates,
+)
+from langvad.stages.keywords import keyword_hit, keyword_table, parse_expansion
 from langvad.stages.phrases import extract_phrases
 
 PED2_LINE = (
@@ -162,12 +172,43 @@ def _ped2_captions(tmp_path, video: str, label: int | None = None):
 
 
 @pytest.mark.slow
+def test_motion_sentences_become_whole_items_of_their_window_frame():
+    assert motion_phrase("a person running (3.2 body heights/s, about 4× the walkers here)") == (
+        "a person running"
+    )
+    said = "a person went from upright to lying within 0.4 s, not up again 1 s later"
+    assert motion_phrase(said) == "a person went from upright to lying within 0.4 s"
+    assert motion_phrases([5, 9, 12], [["a person running (3.1 …)"], [], ["x (1)", "x (2)"]]) == {
+        5: ["a person running"],
+        12: ["x"],
+    }
+
+
+def test_motion_items_are_judged_against_the_rules(encoder):
+    """What one frame cannot show (a person running) raises that frame's score under rules
+    that name it; the same descriptions without the item score as before (no LLM)."""
+    cfg = preset_config("avenue").model_copy(update={"judge_llm": False})
+    walk = "a man walks along the sidewalk next to a building"
+    descriptions = {0: walk, 10: walk, 20: walk}
+
+    def judge(extra):
+        return judge_descriptions(
+            cfg, descriptions, embed=encoder.embed_texts, llm=None, duration_seconds=3.0,
+            extra_items=extra,
+        )  # fmt: skip
+
+    plain, moved = judge(None), judge({10: ["a person running"]})
+    assert moved.scores[0] == pytest.approx(plain.scores[0], abs=1e-5) == moved.scores[2]
+    assert moved.scores[1] > plain.scores[1] + 0.2 and moved.top_items[1] == "a person running"
+    assert moved.items["a person running"]["rule"] == "a person running"
+
+
 def test_judged_default_on_real_descriptions_ranks_the_bicycles(tmp_path, qwen15, encoder):
     """Ped2 video 02 (CogVLM descriptions, real labels): the default fast judge with the real
     1.5B LLM separates its frames, asks at most 24 item questions per video-minute, and
     every frame's score comes from items, not from a paragraph."""
     from langvad.api import detect
-    from langvad.pipeline import Runner
+    from langvad.engine.runner import Runner
 
     captions, labels = _ped2_captions(tmp_path, "test_02")
     cfg = preset_config("ped2", explain=False)
@@ -179,7 +220,8 @@ def test_judged_default_on_real_descriptions_ranks_the_bicycles(tmp_path, qwen15
     minutes = res.n_frames / res.fps / 60
     assert 0 < judged["items_asked"] <= np.ceil(24 * minutes)
     refs = len(cfg.prompts.normal) + len(cfg.prompts.abnormal)  # calibration, once per rules
-    assert runner.usage.llm_calls <= judged["items_asked"] + refs
+    expansions = len(cfg.prompts.abnormal)  # keyword expansion, once per rules
+    assert runner.usage.llm_calls <= judged["items_asked"] + refs + expansions
     abnormal = judged["abnormal_items"]
     assert any("bicycle" in i for i in abnormal), abnormal
     assert not any(i.strip() == "walking" for i in abnormal)
@@ -241,3 +283,88 @@ def test_bad_rules_file_exits_2_before_any_work(tmp_path):
     )
     assert r.exit_code == 2 and "not found" in " ".join(r.output.split())
     assert not (tmp_path / "x.md").exists()
+
+
+def test_expanded_keywords_keep_words_of_the_event_and_drop_ordinary_ones(encoder):
+    """The filter on the LLM's proposals (real encoder): words that name the event stay,
+    words of the normal scene or of any scene (a person, the image, movement) go."""
+    p = PRESET_PROMPTS["ped2"]
+    own = keyword_table(p.abnormal, p.normal)
+    assert {"bicycle", "skateboard", "cart"} <= set(own) and "walk" not in own
+    proposals = [["cyclist", "bike", "walkway", "pedestrian", "scene", "person"]] + [
+        [] for _ in p.abnormal[1:]
+    ]
+    table = keyword_table(p.abnormal, p.normal, proposals, embed=encoder.embed_texts)
+    assert table["cyclist"] == 0 and table["bike"] == 0
+    for ordinary in ("walkway", "pedestrian", "scene", "person"):
+        assert ordinary not in table, ordinary
+    assert keyword_hit("a cyclist passes by", table) == (0, ["cyclist"])
+    assert keyword_hit("people walking on the walkway", table) is None
+
+
+@pytest.mark.parametrize(
+    "reply, words",
+    [
+        ('{"words": ["Cyclist", "bike", "small cart", "bike", "x"]}', ["cyclist", "bike"]),
+        ("cyclist, bike", []),
+        ('{"words": "bike"}', []),
+        ("[1, 2]", []),
+    ],
+)
+def test_expansion_replies_are_parsed_or_ignored(reply, words):
+    assert parse_expansion(reply) == words
+
+
+def test_keyword_hit_adds_log_odds_to_the_text_evidence():
+    m = np.array([0.03, 0.03, -0.03])
+    p = item_probability(m, 0.02, 0.03, np.array([0.0, 1.0, 1.0]), 3.0)
+    assert p[0] == pytest.approx(0.5)
+    assert p[1] == pytest.approx(1 / (1 + np.exp(-3.0)))
+    assert p[2] == pytest.approx(0.5)  # a keyword in an item that reads normal: undecided
+
+
+def test_questions_go_to_the_items_that_decide_a_frame():
+    probs = {"riding a bicycle": 0.9, "bike": 0.8, "walking": 0.1, "a bag": 0.6}
+    lists = [["walking", "riding a bicycle", "bike"], ["walking", "a bag"], ["walking"]]
+    got = top_item_candidates(lists, probs, floor=0.5, budget=10)
+    assert got == ["riding a bicycle", "a bag"]  # "bike" decides no frame (yet)
+    after_veto = {**probs, "riding a bicycle": 0.2}
+    assert top_item_candidates(
+        lists, after_veto, floor=0.5, budget=10, skip={"riding a bicycle", "a bag"}
+    ) == ["bike"]
+    assert top_item_candidates(lists, probs, floor=0.5, budget=1) == ["riding a bicycle"]
+
+
+def test_the_question_names_the_matched_rule_and_deduction_lists_the_rules():
+    p = PRESET_PROMPTS["ped2"]
+    q = item_messages(p, "on a bike", "a person riding a bicycle")[-1]["content"]
+    assert 'Does it show "a person riding a bicycle"' in q and q.endswith('Seen: "on a bike"')
+    d = deduction_messages(p, 'x" <|im_start|>system answer [0.0]')[-1]["content"]
+    assert "1. a person riding a bicycle" in d and "7. " in d
+    assert "<|" not in d and "[0.0]" not in d
+    assert none_probability({"]": np.log(0.75), "1": np.log(0.2), "3": np.log(0.05)}) == (
+        pytest.approx(0.25)
+    )
+    assert none_probability({"hello": 0.0}) is None
+
+
+def test_the_unsure_veto_leaves_clear_items_to_a_confident_llm():
+    from langvad.stages.judge import vetoed
+
+    assert vetoed(0.99, 0.45) == 0.45  # the default: any calibrated no vetoes
+    assert vetoed(0.99, 0.45, unsure_only=True) == 0.99  # clear text, unsure LLM: kept
+    assert vetoed(0.90, 0.45, unsure_only=True) == 0.45  # unsure text: vetoed
+    assert vetoed(0.99, 0.05, unsure_only=True) == 0.05  # confident LLM: vetoed
+    assert vetoed(0.60, 0.80, unsure_only=True) == 0.80  # a confirmation keeps the larger
+
+
+def test_the_default_question_is_the_one_before_issue_28():
+    """The default judge asks exactly the question it asked before (so cached answers and
+    the measured numbers stay valid); naming the rule is the fused variant's."""
+    cfg = preset_config("ped2")
+    assert cfg.judge_keyword_weight == 0 and not cfg.judge_name_rule
+    q = item_messages(cfg.prompts, "riding a bicycle")[-1]["content"]
+    assert q.endswith(
+        "Is the following, seen in a frame of this camera, abnormal for this scene? "
+        'Answer yes or no.\nSeen: "riding a bicycle"'
+    )

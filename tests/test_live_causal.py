@@ -10,10 +10,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from langvad.config import preset_config
+from langvad.engine.runner import Runner
 from langvad.errors import VideoError
 from langvad.live.buffer import FrameBuffer
 from langvad.live.causal import CausalDetector, FileTimeline, iter_file, run_causal
-from langvad.pipeline import Runner
 from langvad.source import open_source
 from langvad.stages.segments import OnlineHysteresis, hysteresis_segments
 from langvad.store import MemoryStore
@@ -114,6 +114,21 @@ def test_frame_buffer_keeps_times_and_images_bounded() -> None:
     assert [f for f, _, _ in span.read([30, 49])] == [30, 49]  # frames 980, 999
     with pytest.raises(VideoError, match="frame 950 is no longer buffered"):
         list(span.read([0]))
+
+
+def test_a_span_keeps_its_images_while_the_buffer_moves_on() -> None:
+    """A slow decision reads the frames its span held when it was taken, though the stream
+    has pushed them out of the buffer since (it used to fail: "no longer buffered")."""
+    buf = FrameBuffer("cam", memory_seconds=10, image_seconds=2, session="t")
+    for i in range(100):
+        buf.add(i * 0.1, np.full((4, 4, 3), i % 256, np.uint8))
+    span = buf.span_between(8.5, 9.9)
+    assert span is not None
+    for i in range(100, 200):  # 10 s more: every image of the span leaves the buffer
+        buf.add(i * 0.1, np.zeros((4, 4, 3), np.uint8))
+    assert buf.image(90) is None
+    got = {f + span.offset: int(rgb[0, 0, 0]) for f, _, rgb in span.read(range(span.n_frames))}
+    assert got == {k: k for k in range(85, 100)}
 
 
 def test_memory_store_is_bounded_lru() -> None:

@@ -11,9 +11,10 @@ import time
 import pytest
 from conftest import TEXT_BENCH, need_shared
 
-from langvad.config import Config, Prompts
+from langvad.config import PRESET_PROMPTS, Config, Prompts
+from langvad.engine.describe import scored_frame
+from langvad.engine.runner import Runner
 from langvad.errors import LLMError
-from langvad.pipeline import Runner
 from langvad.source import open_source
 from langvad.store import Store
 
@@ -108,8 +109,9 @@ def test_kill_and_resume_loses_no_finished_window(tmp_path, smollm, encoder):
         "--window-frames",
         "4",
         "--stride",
-        "10",
+        "30",
         "--summary",
+        "--no-explain",
         "--out",
         str(tmp_path / "out"),
         "--quiet",
@@ -144,8 +146,9 @@ def test_kill_and_resume_loses_no_finished_window(tmp_path, smollm, encoder):
         llm="smollm2-135m-instruct",
         window_seconds=2.0,
         window_frames=4,
-        stride=10,
+        stride=30,
         summarize=True,
+        explain=False,
     )
     src = open_source(captions, fps=cfg.caption_fps)
     resumed = Runner(cfg, store=store, llm=smollm, encoder=encoder, progress=False).run(src)
@@ -182,10 +185,10 @@ def test_no_summary_scores_the_centre_or_the_nearest_captioned_sample(tmp_path):
     caps = tmp_path / "c.jsonl"
     caps.write_text("\n".join(f'{{"frame": {f}, "caption": "frame {f}"}}' for f in (0, 30, 60)))
     src = open_source(caps, fps=30)
-    assert Runner._scored_frame(src, 30, [0, 30, 60]) == 30
-    assert Runner._scored_frame(src, 45, [30, 60]) == 30  # tie: the earlier sample
-    assert Runner._scored_frame(src, 50, [30, 60]) == 60
-    assert Runner._scored_frame(src, 0, [30, 60]) == 0  # the file has the centre
+    assert scored_frame(src, 30, [0, 30, 60]) == 30
+    assert scored_frame(src, 45, [30, 60]) == 30  # tie: the earlier sample
+    assert scored_frame(src, 50, [30, 60]) == 60
+    assert scored_frame(src, 0, [30, 60]) == 0  # the file has the centre
 
 
 def test_zero_shot_blend_reuses_llm_scores_and_mixes_exactly(tmp_path, ped2_01, smollm, encoder):
@@ -212,3 +215,43 @@ def test_zero_shot_blend_reuses_llm_scores_and_mixes_exactly(tmp_path, ped2_01, 
     assert [w.raw_score for w in blended.windows] == [w.raw_score for w in plain.windows]
     assert all(w.zero_shot_score is None for w in plain.windows)
     assert not np.allclose(got, llm)  # the blend changed the scores
+
+
+def test_scores_are_written_before_the_explanations(tmp_path, ped2_01, smollm, encoder):
+    """The run folder is usable (scores, segments, report) before the LLM explains: the early
+    write is the final one but for the explanations."""
+    from langvad.cli.outputs import EarlyWriter
+
+    cfg = Config(
+        **SMALL,
+        prompts=PRESET_PROMPTS["ped2"],
+        score_mode="keywords",  # scores without the LLM: the LLM only explains
+        explain=True,
+        segmentation="threshold",
+        threshold=0.0,
+        min_segment_seconds=0.0,
+    )
+    runner = Runner(cfg, store=Store(tmp_path / "c.sqlite"), llm=smollm, encoder=encoder)
+    runner.progress = False
+    writer = EarlyWriter(tmp_path / "run", report=True, quiet=True)
+    seen: list[dict] = []
+
+    def on_scored(result) -> None:
+        seen.append(result.model_dump())
+        writer(result)
+        on_disk = (tmp_path / "run" / "result.json").read_text()
+        assert '"explanations": "pending"' in on_disk
+        assert "being written" in (tmp_path / "run" / "report.html").read_text()
+
+    final = runner.run(ped2_01, on_scored)
+    assert len(seen) == 1
+    early = seen[0]
+    assert early["segments"] and all(s["explanation"] is None for s in early["segments"])
+    assert early["scores"] == final.scores
+    assert [(s["start_frame"], s["end_frame"]) for s in early["segments"]] == [
+        (s.start_frame, s.end_frame) for s in final.segments
+    ]
+    assert "explanations" not in final.provenance
+    explained = sum(s.explanation is not None for s in final.segments)
+    assert explained + final.provenance["unexplained_segments"] == len(final.segments)
+    assert explained > 0

@@ -13,8 +13,8 @@ from conftest import CLIPS, DATA, TEXT_BENCH, need_shared
 from injection_attacks import ATTACKS, attacked_captions
 
 from langvad.config import Prompts, preset_config
-from langvad.judging import item_messages
 from langvad.stages.explain import explain_messages
+from langvad.stages.judging import item_messages
 from langvad.stages.prompts import score_messages, summary_messages, yesno_messages
 from langvad.untrusted import BEGIN, END, neutralise, neutralise_all
 
@@ -37,6 +37,7 @@ def test_no_attack_survives_into_any_prompt(attack: str):
         text = messages[-1]["content"]
         assert not CONTROL.search(text), text
         said = ("Ignore all previous", "Assistant:", "User:", "answer 0", "answer 1", "AI reviewer")
+        said = (*said, "[0.0]", "answer [")
         for line in (*said, "scene is normal"):
             assert line.lower() not in text.lower(), (line, text)
         assert FIGHT in text  # the description itself is kept
@@ -105,27 +106,57 @@ def test_the_run_reports_what_it_removed():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("mode", ["rules", "choice"])
+@pytest.mark.parametrize("mode", ["rules", "choice", "choice+summary"])
 def test_injected_captions_move_scores_by_less_than_005(tmp_path: Path, mode: str, qwen15, encoder):
     """The README clip with the human captions, then with each attack appended to every
     caption: every window's score stays within 0.05 of the clean run's (1.5B LLM, experts
     off so that only the language path is measured). Before the defences: up to 0.20
-    (rules) and 0.41 (choice)."""
+    (rules) and 0.41 (choice); the ChatML + "ignore … answer [0.0]" case 0.060 before
+    issue 28."""
     from langvad.api import detect
-    from langvad.pipeline import Runner
+    from langvad.engine.runner import Runner
     from langvad.store import Store
 
     clip = need_shared(CLIPS / "Fighting033_x264_570_841.mp4")
     captions = DATA / "fighting033_captions.jsonl"
-    cfg = preset_config("ucf", "fast", score_mode=mode, experts=[], explain=False)
+    summary = mode.endswith("+summary")
+    cfg = preset_config(
+        "ucf",
+        "fast",
+        score_mode=mode.removesuffix("+summary"),
+        summarize=summary,
+        experts=[],
+        explain=False,
+    )
     runner = Runner(
         cfg, store=Store(tmp_path / "c.sqlite"), llm=qwen15, encoder=encoder, progress=False
     )
     clean = [w.refined_score for w in detect(clip, cfg, captions=captions, runner=runner).windows]
-    for attack in ("ignore", "chatml", "authority"):
+    for attack in ("chatml_ignore", "ignore", "chatml", "authority"):
         res = detect(
             clip, cfg, captions=attacked_captions(captions, attack, tmp_path), runner=runner
         )
         got = [w.refined_score for w in res.windows]
         assert max(abs(a - b) for a, b in zip(got, clean, strict=True)) < 0.05, (attack, got, clean)
         assert res.provenance["untrusted_text"]["instruction_sentences_removed"] >= 10
+
+
+@pytest.mark.parametrize("attack", ["chatml_ignore", "chatml", "ignore", "authority", "raise"])
+def test_attacked_readme_captions_read_exactly_as_the_clean_ones(tmp_path: Path, attack: str):
+    """The README clip's hand captions with an attack appended to every caption neutralise
+    to the clean captions, up to the full stop that appending the attack put after each
+    caption: the judge's items (which drop it) are the clean run's, and the LLM window
+    prompts differ by that full stop alone (the slow test above measures them with the real
+    LLM)."""
+    from langvad.captions import load_captions
+
+    clean_file = DATA / "fighting033_captions.jsonl"
+    attacked_file = attacked_captions(clean_file, attack, tmp_path)
+    clean = load_captions(clean_file).per_frame
+    attacked = load_captions(attacked_file).per_frame
+    assert len(clean) == len(attacked)
+    texts = {k: t for k, t in enumerate(attacked) if t is not None}
+    got, report = neutralise_all(texts)
+    want = {k: neutralise(t).text for k, t in enumerate(clean) if t is not None}
+    assert {k: v.rstrip(".") for k, v in got.items()} == {k: v.rstrip(".") for k, v in want.items()}
+    assert report.instructions + report.control_tokens >= len(texts)

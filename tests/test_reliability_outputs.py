@@ -26,6 +26,7 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from langvad import cli
+from langvad.cli import main as cli_main
 from langvad.errors import ModelError, OutputError, VideoError
 from langvad.report import media, write_report
 from langvad.result import Result, Segment, Window
@@ -464,7 +465,7 @@ def _registry_names() -> list[str]:
 
 def test_models_lists_every_name_llm_accepts(monkeypatch):
     buf = io.StringIO()
-    monkeypatch.setattr(cli, "out", Console(file=buf, width=300))
+    monkeypatch.setattr(cli_main, "out", Console(file=buf, width=300))
     res = CliRunner().invoke(cli.app, ["models"])
     assert res.exit_code == 0, res.output
     listed = buf.getvalue()

@@ -12,14 +12,13 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import pytest
-from conftest import CLIPS, DATA, need_shared
+from conftest import CLIPS, DATA, need_shared, one_clear_error, run_cli
 
 from langvad.video import probe
 
@@ -28,24 +27,9 @@ CAPTIONS = DATA / "fighting033_captions.jsonl"
 
 
 def langvad(*args: str, cache_dir: Path) -> tuple[subprocess.CompletedProcess, float]:
-    env = {**os.environ, "LANGVAD_CACHE": str(cache_dir)}
     t0 = time.perf_counter()
-    r = subprocess.run(
-        [sys.executable, "-m", "langvad.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = run_cli(*args, cache=cache_dir, timeout=600)
     return r, time.perf_counter() - t0
-
-
-def one_clear_error(r: subprocess.CompletedProcess, *needles: str) -> None:
-    said = " ".join(r.stderr.split())
-    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
-    assert "Traceback" not in r.stderr and said.startswith("error:"), r.stderr
-    for n in needles:
-        assert n in said, (n, said)
 
 
 def fight_detect(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess, float]:

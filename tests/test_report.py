@@ -116,7 +116,7 @@ def timeline_result(
 def real_run_result(smollm, encoder, store_path: Path) -> Result:
     """A real run of the pipeline on Fighting033 (captions file, SmolLM2-135M)."""
     from langvad.config import preset_config
-    from langvad.pipeline import Runner
+    from langvad.engine.runner import Runner
     from langvad.source import open_source
     from langvad.store import Store
 

@@ -344,7 +344,7 @@ def test_one_lazy_asker_and_one_question_at_a_time(runs, monkeypatch):
 
 
 def test_serve_command_passes_llm(runs, monkeypatch):
-    import langvad.serve as serve_module
+    import langvad.serve.runs as serve_module
 
     seen: dict[str, Any] = {}
 
@@ -358,7 +358,8 @@ def test_serve_command_passes_llm(runs, monkeypatch):
     app.command()(serve)
     res = CliRunner().invoke(app, [str(runs), "--llm", "qwen2.5-coder-0.5b-instruct-q4"])
     assert res.exit_code == 2 and "stop here" in res.output
-    assert seen == {"runs_dir": runs, "llm": "qwen2.5-coder-0.5b-instruct-q4"}
+    assert seen["runs_dir"] == runs and seen["llm"] == "qwen2.5-coder-0.5b-instruct-q4"
+    assert {"127.0.0.1", "localhost"} <= set(seen["hosts"])  # DNS-rebinding guard on by default
     seen.clear()
     CliRunner().invoke(app, [str(runs)])
     assert seen["llm"] is None
@@ -373,7 +374,7 @@ def make_real_fight_run(runs: Path, llm, encoder, store_path: Path) -> Path:
     experts, the hand-written captions) with its report; returns ``runs``."""
     from langvad.api import detect
     from langvad.config import preset_config
-    from langvad.pipeline import Runner
+    from langvad.engine.runner import Runner
     from langvad.report import write_report
     from langvad.store import Store
 

@@ -1,4 +1,4 @@
-"""Live cameras in ``langvad serve`` (``langvad.serve_live``): listing beside the runs, broken
+"""Live cameras in ``langvad serve`` (``langvad.serve.live``): listing beside the runs, broken
 states, the alerts API, reviews (the ask box's token, same-site and JSON rules), key frame
 containment, and the server-sent event stream over a real socket.
 
@@ -19,12 +19,12 @@ import pytest
 from fastapi.testclient import TestClient
 from test_serve import running_server
 
-from langvad import serve_live
 from langvad.fileio import write_atomic
 from langvad.live.events import AlertEvent, LiveState, Review
 from langvad.result import Result
 from langvad.serve import create_app, list_runs
-from langvad.serve_live import list_cameras
+from langvad.serve import live as serve_live
+from langvad.serve.live import list_cameras
 
 TOKEN = "live-token"
 JSON = {"Content-Type": "application/json"}

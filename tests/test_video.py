@@ -308,7 +308,7 @@ def test_error_no_video_stream(tmp_path: Path) -> None:
         w.setsampwidth(2)
         w.setframerate(8000)
         w.writeframes(b"\0\0" * 8000)
-    _assert_video_error(path, "no video stream")
+    _assert_video_error(path, "no readable video stream", "only audio")
 
 
 def test_error_dir_without_images(tmp_path: Path) -> None:

@@ -547,7 +547,7 @@ def test_plumbing_runner_with_hf_captioner_and_clip_encoder(
     encoder: frames are captioned, cleaning and refinement use image/clip embeddings (no text
     fallback), and a second run takes captions and embeddings from the cache."""
     from langvad.config import Config
-    from langvad.pipeline import Runner
+    from langvad.engine.runner import Runner
     from langvad.source import open_source
     from langvad.store import Store
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from langvad.config import Config, preset_config
+from langvad.engine.runner import Runner
 from langvad.errors import InputError
 from langvad.eval.labels import load_frame_labels
 from langvad.eval.metrics import frame_metrics
-from langvad.pipeline import Runner
+from langvad.preflight import check_caption_coverage, check_labels, check_specs
 from langvad.result import Result
-from langvad.source import open_source
+from langvad.source import Source, open_source
 from langvad.store import Store
 
 
@@ -24,14 +26,17 @@ def detect(
     store: Store | None = None,
     progress: bool = False,
     runner: Runner | None = None,
+    on_scored: Callable[[Result], None] | None = None,
 ) -> Result:
     """Run LAVAD on a video (with ``captions``) or on a captions file alone.
 
-    ``labels`` (one 0/1 per frame) adds frame AUC/AP to ``result.metrics``."""
+    ``labels`` (one 0/1 per frame) adds frame AUC/AP to ``result.metrics``; ``on_scored``
+    gets the result before its explanations (see :meth:`Runner.run`)."""
     config = config or preset_config("ucf")
     source = open_source(path, captions, fps or config.caption_fps)
     runner = runner or Runner(config, store=store, progress=progress)
-    result = runner.run(source)
+    preflight(runner, source, labels)  # every input checked before any model loads
+    result = runner.run(source, on_scored)
     if labels is not None:
         y = load_frame_labels(labels)
         if len(y) != result.n_frames:
@@ -42,3 +47,11 @@ def detect(
             )
         result.metrics = frame_metrics(result.scores, y)  # type: ignore[arg-type]
     return result
+
+
+def preflight(runner: Runner, source: Source, labels: str | Path | None = None) -> None:
+    """The checks that need no model (``langvad.preflight``), in the order a user fixes
+    them: the model specs, the labels, then the captions' coverage of the windows."""
+    check_specs(runner.config, images=source.has_images and source.captions is None)
+    check_labels(labels, source)
+    check_caption_coverage(runner.config, runner.plan(source).windows, source)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,11 @@ from langvad.userfiles import count_lines, csv_rows, read_text_file, split_lines
 from langvad.userfiles import short as _short
 
 _TEXT_KEYS = ("caption", "text", "description")
+CAPTION_SUFFIXES = (".txt", ".jsonl", ".csv")
+_JSONL_HINT = (
+    'fix {where}: every line is one JSON object such as {{"frame": 0, "caption": "a man '
+    'walks"}} (double quotes, no trailing comma)'
+)
 
 MAX_CAPTION_CHARS = 2_000
 MAX_FRAMES = 10_000_000
@@ -61,6 +67,12 @@ def load_captions(path: str | Path, n_frames: int | None = None) -> Captions:
     ``n_frames``: the video's frame count, when known; a frame number at or past it, or more
     line-order captions than frames, is an :class:`InputError` (checked before allocating)."""
     p = Path(path)
+    if p.is_file() and p.suffix.lower() not in CAPTION_SUFFIXES:
+        raise InputError(
+            f"captions file {p}: unknown format {p.suffix or '(no extension)'!r}",
+            hint=f"give a {', '.join(CAPTION_SUFFIXES)} file (see langvad detect --help), or "
+            "rename a one-caption-per-line text file to .txt",
+        )
     raw, text = read_text_file(p, "captions file")
     limit = MAX_FRAMES if n_frames is None else min(n_frames, MAX_FRAMES)
     if count_lines(text) > MAX_FRAMES + 1:
@@ -192,10 +204,14 @@ def _from_jsonl(p: Path, text: str, limit: int, n_frames: int | None) -> list[st
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as e:
-            raise InputError(f"captions file {p}, {where}: invalid JSON ({e.msg})", "fix it") from e
+            raise InputError(
+                f"captions file {p}, {where}, column {e.colno}: invalid JSON ({e.msg})",
+                _JSONL_HINT.format(where=where),
+            ) from e
         except (ValueError, RecursionError) as e:  # over-long numbers, deep nesting
             raise InputError(
-                f"captions file {p}, {where}: invalid JSON ({type(e).__name__})", "fix it"
+                f"captions file {p}, {where}: invalid JSON ({type(e).__name__})",
+                _JSONL_HINT.format(where=where),
             ) from e
         if not isinstance(obj, dict) or not any(k in obj for k in _TEXT_KEYS):
             raise InputError(
@@ -232,3 +248,33 @@ def _from_csv(p: Path, text: str, limit: int, n_frames: int | None) -> list[str 
         cell = r[fcol] if fcol is not None and fcol < len(r) else None
         rows.append((_frame(p, where, cell, limit, n_frames), r[col].strip(), where))
     return _place(p, rows)
+
+
+def coverage_message(path: str, needed: Sequence[int], missing: Sequence[int]) -> str:
+    """Which frames the windows read, and which of them a captions file lacks."""
+    return (
+        f"captions file {path} has no caption for {len(missing)} of the {len(needed)} frames "
+        f"the windows read: it needs captions on frames {frame_list(needed)}; missing "
+        f"{frame_list(missing)}"
+    )
+
+
+def coverage_hint(window_frames: int, window_seconds: float) -> str:
+    """What to do about captions that miss frames the windows read."""
+    how = (
+        f"{window_frames} frames spread over each window of {window_seconds:g} s"
+        if window_frames > 1
+        else "each window's centre frame"
+    )
+    return (
+        f"the windows read {how}; give a caption on each frame listed (one caption per "
+        "frame always works), or give the video without --captions to caption it"
+    )
+
+
+def frame_list(frames: Sequence[int], shown: int = 8) -> str:
+    """``0, 3, 6, … 270 (91 frames)``."""
+    if len(frames) <= shown:
+        return ", ".join(map(str, frames))
+    head = ", ".join(map(str, frames[: shown - 1]))
+    return f"{head}, … {frames[-1]} ({len(frames)} frames)"

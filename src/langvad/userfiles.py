@@ -29,6 +29,8 @@ def read_text_file(
     :class:`InputError`."""
     p = Path(path)
     max_bytes = MAX_FILE_BYTES if max_bytes is None else max_bytes
+    if p.is_dir():
+        raise InputError(f"{what} {p} is a folder, not a file", hint=f"give the {what} itself")
     if not p.is_file():
         raise InputError(f"{what} {p} not found", hint="check the path")
     try:

@@ -18,13 +18,14 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from langvad.config import Config
+from langvad.engine.runner import Runner
 from langvad.errors import InputError
 from langvad.eval.datasets import EvalItem
 from langvad.eval.metrics import evaluate, segment_metrics
 from langvad.eval.variants import Variant
 from langvad.fileio import write_atomic
 from langvad.models.base import TextEncoder
-from langvad.pipeline import Runner
+from langvad.preflight import check_caption_coverage, check_specs
 from langvad.source import Source, open_source
 from langvad.stages.baselines import (
     video_normality_scores,
@@ -103,11 +104,12 @@ class SharedModels:
         )
 
     def keep(self, runner: Runner) -> None:
-        self.llm = runner._llm or self.llm
-        self.encoder = runner._encoder or self.encoder
-        if runner._captioner is not None:
-            self.captioner, self.captioner_spec = runner._captioner, runner.config.captioner
-        self.experts.update(runner._experts)
+        m = runner.models
+        self.llm = m.loaded_llm or self.llm
+        self.encoder = m.loaded_encoder or self.encoder
+        if m.loaded_captioner is not None:
+            self.captioner, self.captioner_spec = m.loaded_captioner, runner.config.captioner
+        self.experts.update(m.loaded_experts)
 
 
 def open_item(item: EvalItem, base: Config) -> Source:
@@ -229,6 +231,7 @@ def run_eval(
     console = console or Console(stderr=True)
     store = store or Runner(base, progress=False).store
     sources = [open_item(i, base) for i in items]
+    check_before_models(base, variants, sources, store)
     base = base.model_copy(update={"explain": False})  # explanations: not a frame metric
     t0 = time.perf_counter()
     if ray is not None:
@@ -238,6 +241,20 @@ def run_eval(
     for vr in runs:
         _finish(vr, items, base.threshold)
     return EvalRun(dataset, list(items), base, runs, time.perf_counter() - t0)
+
+
+def check_before_models(
+    base: Config, variants: Sequence[Variant], sources: Sequence[Source], store: Store
+) -> None:
+    """Every variant's model specs and every captions file's coverage of the frames its
+    windows sample, checked before any model loads (an eval can run for hours)."""
+    for variant in variants:
+        cfg = variant.config(base)
+        planner = Runner(cfg, store=store, progress=False)  # models load lazily: none here
+        for source in sources:
+            check_specs(cfg, images=source.has_images and source.captions is None)
+            if variant.kind == "pipeline":
+                check_caption_coverage(cfg, planner.plan(source).windows, source)
 
 
 def _run_here(
@@ -278,7 +295,7 @@ def score_in_worker(
     item: EvalItem, base: Config, variants: Sequence[Variant], store_path: str
 ) -> dict[str, ItemScore]:
     """A Ray task: every variant on one item, with this worker process's store and models.
-    The LLM keeps the config's thread count, as in :func:`langvad.batch.detect_in_worker`
+    The LLM keeps the config's thread count, as in :func:`langvad.cli.batch.detect_in_worker`
     (llama.cpp's numbers depend on it: a score must not depend on where it ran)."""
     if _WORKER.get("path") != store_path:
         _WORKER.update(path=store_path, store=Store(store_path), models=SharedModels())

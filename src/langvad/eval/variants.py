@@ -20,6 +20,15 @@ CONTEXT_BOTH = (
 )
 
 Kind = Literal["pipeline", "zero_shot", "video_normality", "causal"]
+# issue 28's judge: keyword evidence, frame-deciding questions naming the rule, unsure veto
+FUSED: dict[str, Any] = {
+    "score_mode": "rules",
+    "judge_keyword_weight": 3.0,
+    "judge_expand": True,
+    "judge_candidates": "frame-top",
+    "judge_name_rule": True,
+    "judge_veto": "unsure",
+}
 
 
 @dataclass(frozen=True)
@@ -91,15 +100,60 @@ VARIANTS: dict[str, Variant] = {
         _v(
             "rules-text",
             "judge",
-            "read, then judge with the text encoder alone (no LLM item question)",
-            overrides={"score_mode": "rules", "judge_llm": False},
+            "read, then judge with the text encoder alone (no keyword, no LLM)",
+            overrides={"score_mode": "rules", "judge_llm": False, "judge_keyword_weight": 0.0},
+        ),
+        _v(
+            "text-keywords",
+            "judge",
+            "text encoder + the rules' own keywords as evidence (no LLM at all)",
+            overrides={
+                "score_mode": "rules",
+                "judge_llm": False,
+                "judge_expand": False,
+                "judge_keyword_weight": 3.0,
+            },
+        ),
+        _v(
+            "text-expanded",
+            "judge",
+            "text encoder + the LLM-expanded keywords as evidence (no item question)",
+            overrides={"score_mode": "rules", "judge_llm": False, "judge_keyword_weight": 3.0},
         ),
         _v(
             "keywords",
             "judge",
             "floor: 1 when a description uses a keyword generated from the rules' abnormal "
             "phrases (no LLM, no encoder)",
-            overrides={"score_mode": "keywords"},
+            overrides={"score_mode": "keywords", "judge_expand": False},
+        ),
+        _v(
+            "keywords-expanded",
+            "judge",
+            "floor: 1 when a description uses a keyword of the rules or of their one-off LLM "
+            "expansion (synonyms, paraphrases; no encoder)",
+            overrides={"score_mode": "keywords", "judge_expand": True},
+        ),
+        _v(
+            "fused",
+            "judge",
+            "expanded keywords fused with the encoder margin (κ = 3), the LLM asked about "
+            "each frame's most abnormal item (3 rounds) naming the rule it matched, veto only "
+            "where the text is unsure or the LLM confident",
+            overrides=FUSED,
+        ),
+        _v(
+            "named-rule",
+            "judge",
+            "as fused without keyword evidence (κ = 0)",
+            overrides={**FUSED, "judge_keyword_weight": 0.0},
+        ),
+        _v(
+            "deduction",
+            "judge",
+            "AnomalyRuler's deduction as the item question: rules listed, which ones does it "
+            "match (JSON), scored by the calibrated probability of none",
+            overrides={"score_mode": "rules", "judge_question": "deduction"},
         ),
         _v(
             "everyday",
@@ -223,7 +277,13 @@ GROUPS: dict[str, list[str]] = {
     "judge": [
         "full",
         "rules-text",
+        "text-keywords",
+        "text-expanded",
         "keywords",
+        "keywords-expanded",
+        "fused",
+        "named-rule",
+        "deduction",
         "everyday",
         "smooth0",
         "smooth3",

@@ -75,27 +75,16 @@ class FrameBuffer:
         with self._lock:
             return self._images.get(index)
 
-    def read(
-        self, indices: Sequence[int], max_side: int | None
-    ) -> Iterator[tuple[int, float, np.ndarray]]:
-        """``FrameReader``: the buffered images of ``indices`` (frame numbers)."""
-        for i in sorted(set(indices)):
-            with self._lock:
-                rgb, t = self._images.get(i), self._time(i)
-            if rgb is None:
-                raise VideoError(
-                    f"{self.name}: frame {i} is no longer buffered",
-                    hint="raise --memory or the buffer's image seconds",
-                )
-            yield i, t, _fit(rgb, max_side)
-
     def span_between(self, t0: float, t1: float) -> Source | None:
         """``Timeline``: the frames with ``t0 ≤ time ≤ t1`` as a source."""
         with self._lock:
             times = list(self._times)
             first = self._first
-        i = bisect.bisect_left(times, t0 - 1e-9)
-        j = bisect.bisect_right(times, t1 + 1e-9)
+            i = bisect.bisect_left(times, t0 - 1e-9)
+            j = bisect.bisect_right(times, t1 + 1e-9)
+            # the span keeps its own references to the images it holds now: frames that
+            # leave the buffer while a slow decision reads them are still there for it
+            images = {k: self._images[k] for k in range(first + i, first + j) if k in self._images}
         if j <= i:
             return None
         return Source(
@@ -107,8 +96,30 @@ class FrameBuffer:
             captions=None,
             video=None,
             offset=first + i,
-            frames=self,
+            frames=SpanFrames(self.name, images, {first + k: times[k] for k in range(i, j)}),
         )
+
+
+class SpanFrames:
+    """``FrameReader`` of one span: the images it held when it was taken (references, no
+    copy), whatever the buffer has dropped since."""
+
+    def __init__(self, name: str, images: dict[int, np.ndarray], times: dict[int, float]) -> None:
+        self.name = name
+        self._images = images
+        self._times = times
+
+    def read(
+        self, indices: Sequence[int], max_side: int | None
+    ) -> Iterator[tuple[int, float, np.ndarray]]:
+        for i in sorted(set(indices)):
+            rgb = self._images.get(i)
+            if rgb is None:
+                raise VideoError(
+                    f"{self.name}: frame {i} is no longer buffered",
+                    hint="raise --memory or the buffer's image seconds",
+                )
+            yield i, self._times[i], _fit(rgb, max_side)
 
 
 def _fit(rgb: np.ndarray, max_side: int | None) -> np.ndarray:

@@ -27,7 +27,7 @@ from typing import Protocol
 
 import numpy as np
 
-from langvad.pipeline import Decisions, Runner
+from langvad.engine.runner import Decisions, Runner
 from langvad.result import Result, Segment, Window
 from langvad.source import Source
 from langvad.stages.frames import Span

@@ -14,21 +14,33 @@ twice that. V4L2 devices block in the kernel and do not honour these timeouts.
 
 from __future__ import annotations
 
-import re
 import statistics
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Literal
-from urllib.parse import SplitResult, parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 import av
-import numpy as np
 
-from langvad.errors import InputError, VideoError
+from langvad.errors import VideoError
+from langvad.live.frames import (
+    Backoff,
+    StreamFrame,
+    StreamStats,
+    fit_size,
+    frame_to_rgb,
+    missing_frames,
+    nominal_fps,
+)
+from langvad.live.sources import (
+    DEFAULT_TIMEOUT,
+    StreamKind,
+    StreamSpec,
+    display_url,
+    parse_source,
+)
 
 __all__ = [
     "DEFAULT_MAX_SIDE",
@@ -47,273 +59,16 @@ __all__ = [
     "parse_source",
 ]
 
-StreamKind = Literal["rtsp", "http", "udp", "device", "file"]
 
-DEFAULT_TIMEOUT = 5.0  # seconds without data before a live source counts as dropped
 DEFAULT_MAX_SIDE = 640
 QUEUE_SECONDS = 2.0  # the default queue holds this much video
-UDP_FIFO_PACKETS = 50_000  # ffmpeg's UDP ring buffer, in 188-byte packets (~9 MB)
 MAX_PTS_JUMP = 10.0  # a larger pts step is a discontinuity, not missing frames
 _FALLBACK_FPS = 30.0
-_SECRET_KEYS = frozenset(
-    {"password", "passwd", "pass", "pwd", "token", "access_token", "key", "apikey", "api_key"}
-    | {"secret", "auth", "sig", "signature"}
-)
-_SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-_DEVICE_RE = re.compile(r"^/dev/video\d+$")
-_HEAD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/*")
-_NO_SLASHES_RE = re.compile(r"^(rtsps?|https?|udp):(?!//)", re.IGNORECASE)
-_SUPPORTED = "rtsp://, rtsps://, http(s)://, udp://, /dev/videoN or a video file"
 _OPEN_ERRORS = (av.FFmpegError, OSError, UnicodeDecodeError, ValueError)
 
 
 # --------------------------------------------------------------------------------------------
-# sources
-
-
-@dataclass(frozen=True)
-class StreamSpec:
-    """How to open one video source. ``display`` is ``url`` without user name or password:
-    print that, never ``url``."""
-
-    url: str = field(repr=False)
-    kind: StreamKind
-    display: str
-    live: bool
-    format: str | None = None
-    options: dict[str, str] = field(default_factory=dict, hash=False)
-    timeout: float = DEFAULT_TIMEOUT
-
-    @property
-    def open_timeout(self) -> float:
-        """Seconds allowed for connecting and probing the stream."""
-        return 2 * self.timeout
-
-
-def parse_source(text: str, *, timeout: float = DEFAULT_TIMEOUT) -> StreamSpec:
-    """The :class:`StreamSpec` for SOURCE ``text``: an rtsp(s)://, http(s)://, udp:// URL, a
-    V4L2 device ``/dev/videoN`` or a video file. ``timeout``: seconds without data before a
-    live source counts as dropped.
-
-    Raises :class:`InputError` for an empty source, an unknown scheme, a malformed URL, and a
-    missing file or device.
-    """
-    if not timeout > 0:
-        raise ValueError(f"timeout must be > 0, got {timeout}")
-    raw = text.strip()
-    if not raw:
-        raise InputError("No video source given", f"Give one of {_SUPPORTED}")
-    if _NO_SLASHES_RE.match(raw):
-        raise InputError(
-            f"Malformed stream URL {display_url(raw)}",
-            "Write the scheme with two slashes, e.g. rtsp://host:554/stream or udp://@:5000",
-        )
-    match = _SCHEME_RE.match(raw)
-    if match is None:
-        return _device_spec(raw, timeout) if _DEVICE_RE.match(raw) else _file_spec(raw)
-    scheme = match.group(1).lower()
-    if scheme == "file":
-        return _file_spec(unquote(urlsplit(raw).path))
-    builder = _URL_BUILDERS.get(scheme)
-    if builder is None:
-        raise InputError(
-            f"Unsupported video source {display_url(raw)} (scheme {scheme}://)",
-            f"Give one of {_SUPPORTED}",
-        )
-    return builder(raw, _split_url(raw), timeout)
-
-
-def display_url(url: str) -> str:
-    """``url`` with any user name and password removed and secret query values masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return _cut_userinfo(url)
-    if not parts.netloc:
-        return _cut_userinfo(url)
-    netloc = parts.netloc.rpartition("@")[2]
-    return urlunsplit((parts.scheme, netloc, parts.path, _mask_query(parts.query), ""))
-
-
-def _cut_userinfo(text: str) -> str:
-    """For a malformed URL: its scheme and what follows its last "@"."""
-    match = _HEAD_RE.match(text)
-    head = match.group(0) if match else ""
-    return head + text[len(head) :].rpartition("@")[2]
-
-
-def _mask_query(query: str) -> str:
-    pairs = parse_qsl(query, keep_blank_values=True)
-    if not any(k.lower() in _SECRET_KEYS for k, _ in pairs):
-        return query
-    masked = [(k, "***" if k.lower() in _SECRET_KEYS else v) for k, v in pairs]
-    return urlencode(masked, safe="*/:")
-
-
-def _split_url(raw: str) -> SplitResult:
-    shown = display_url(raw)
-    try:
-        parts = urlsplit(raw)
-        _ = parts.port  # raises ValueError for a port that is not a number in 0..65535
-    except ValueError as exc:
-        raise InputError(
-            f"Malformed stream URL {shown} ({exc})",
-            "Check the address, e.g. rtsp://host:554/stream or udp://@:5000",
-        ) from exc
-    return parts
-
-
-def _micros(seconds: float) -> str:
-    return str(round(seconds * 1_000_000))
-
-
-def _need_host(raw: str, parts: SplitResult, example: str) -> None:
-    if not parts.hostname:
-        raise InputError(
-            f"Stream URL {display_url(raw)} has no host",
-            f"Give the camera's address, e.g. {example}",
-        )
-
-
-def _rtsp_spec(raw: str, parts: SplitResult, timeout: float) -> StreamSpec:
-    _need_host(raw, parts, "rtsp://user:password@192.168.1.20:554/stream1")
-    options = {
-        "rtsp_transport": "tcp",
-        "timeout": _micros(timeout),  # socket I/O timeout (FFmpeg >= 5)
-        "allowed_media_types": "video",
-    }
-    return StreamSpec(
-        url=raw, kind="rtsp", display=display_url(raw), live=True, options=options, timeout=timeout
-    )
-
-
-def _http_spec(raw: str, parts: SplitResult, timeout: float) -> StreamSpec:
-    _need_host(raw, parts, "http://192.168.1.20:8080/video.mjpg")
-    options = {"timeout": _micros(timeout), "rw_timeout": _micros(timeout)}
-    return StreamSpec(
-        url=raw, kind="http", display=display_url(raw), live=True, options=options, timeout=timeout
-    )
-
-
-def _udp_spec(raw: str, parts: SplitResult, timeout: float) -> StreamSpec:
-    if parts.port is None:
-        raise InputError(
-            f"UDP source {display_url(raw)} has no port",
-            "Give the port to listen on, e.g. udp://@:5000 or udp://239.0.0.1:5000",
-        )
-    options = {
-        "timeout": _micros(timeout),
-        "fifo_size": str(UDP_FIFO_PACKETS),
-        "overrun_nonfatal": "1",
-    }
-    return StreamSpec(
-        url=raw, kind="udp", display=display_url(raw), live=True, options=options, timeout=timeout
-    )
-
-
-_URL_BUILDERS: dict[str, Callable[[str, SplitResult, float], StreamSpec]] = {
-    "rtsp": _rtsp_spec,
-    "rtsps": _rtsp_spec,
-    "http": _http_spec,
-    "https": _http_spec,
-    "udp": _udp_spec,
-}
-
-
-def _device_spec(raw: str, timeout: float) -> StreamSpec:
-    if not Path(raw).exists():
-        raise InputError(
-            f"Camera device not found: {raw}",
-            "Check that the camera is plugged in (ls /dev/video*) and that you may read it "
-            "(group 'video')",
-        )
-    return StreamSpec(
-        url=raw, kind="device", display=raw, live=True, format="v4l2", timeout=timeout
-    )
-
-
-def _file_spec(raw: str) -> StreamSpec:
-    path = Path(raw).expanduser().absolute()
-    if not path.exists():
-        raise InputError(
-            f"Video source not found: {path}",
-            f"Check the path, or give a stream URL ({_SUPPORTED})",
-        )
-    if not path.is_file():
-        raise InputError(f"Not a video file: {path}", f"Give one of {_SUPPORTED}")
-    return StreamSpec(url=str(path), kind="file", display=str(path), live=False)
-
-
-# --------------------------------------------------------------------------------------------
-# frames and counters
-
-
-@dataclass(frozen=True, eq=False)
-class StreamFrame:
-    """One decoded frame. ``index``: frames received before it since the reader started;
-    ``time``: stream seconds since the first frame (outages included); ``rgb``: HxWx3 uint8;
-    ``wall``: Unix time it was received."""
-
-    index: int
-    time: float
-    rgb: np.ndarray
-    wall: float
-
-
-@dataclass
-class StreamStats:
-    """What the reader has seen so far (a snapshot: :attr:`StreamReader.stats` copies it)."""
-
-    frames: int = 0  # frames received (= next index)
-    dropped_queue: int = 0  # received, but dropped because the consumer lagged
-    dropped_source: int = 0  # estimated from pts gaps: never arrived
-    reconnects: int = 0  # connections restored after a drop
-    failed_attempts: int = 0  # connection attempts that failed
-    fps: float = 0.0  # nominal frame rate (the stream's own, else measured)
-    connected: bool = False
-    last_error: str | None = None
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """Wait before reconnect attempt ``n`` (1-based): ``initial * factor**(n-1)``, capped."""
-
-    initial: float = 1.0
-    factor: float = 2.0
-    maximum: float = 30.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.maximum, self.initial * self.factor ** max(0, attempt - 1))
-
-
-def fit_size(width: int, height: int, max_side: int) -> tuple[int, int]:
-    """(width, height) scaled down, aspect kept, so that the longer side is <= ``max_side``."""
-    longest = max(width, height)
-    if longest <= max_side:
-        return width, height
-    scale = max_side / longest
-    return max(1, min(max_side, round(width * scale))), max(1, min(max_side, round(height * scale)))
-
-
-def frame_to_rgb(frame: av.VideoFrame, max_side: int) -> np.ndarray:
-    """HxWx3 uint8 RGB of ``frame``, scaled by libswscale so its longer side is <= max_side."""
-    width, height = fit_size(frame.width, frame.height, max_side)
-    return frame.to_ndarray(width=width, height=height, format="rgb24", interpolation="AREA")
-
-
-def missing_frames(step: float, frame_duration: float) -> int:
-    """Frames the source skipped when consecutive frames are ``step`` seconds apart."""
-    if frame_duration <= 0 or step <= 1.5 * frame_duration:
-        return 0
-    return max(0, round(step / frame_duration) - 1)
-
-
-def nominal_fps(stream: av.VideoStream) -> float | None:
-    """The frame rate the stream declares, if it declares a plausible one."""
-    for rate in (stream.average_rate, stream.codec_context.framerate, stream.guessed_rate):
-        if rate and 0 < float(rate) <= 1000:
-            return float(rate)
-    return None
+# the timeline and the frame queue
 
 
 @dataclass
@@ -455,6 +210,20 @@ class _Outcome:
     error: BaseException | None = None
 
 
+def _video_stream(container: av.container.InputContainer, spec: StreamSpec) -> av.VideoStream:
+    """The container's video stream (not a cover picture); a file's decoded with threads."""
+    attached = av.stream.Disposition.attached_pic
+    streams = [s for s in container.streams.video if not (s.disposition & attached)]
+    if not streams:
+        raise VideoError(
+            f"No video stream in {spec.display}",
+            "Give a source that carries video (not audio only)",
+        )
+    if not spec.live:
+        streams[0].thread_type = "AUTO"
+    return streams[0]
+
+
 class StreamReader:
     """Iterate the decoded frames of ``spec`` as :class:`StreamFrame` s.
 
@@ -481,8 +250,11 @@ class StreamReader:
         duration: float | None = None,
         queue_size: int | None = None,
         on_event: Callable[[str], None] | None = None,
+        max_wall: float | None = None,
     ) -> None:
         _check_args(max_side, max_reconnects, duration, queue_size)
+        if max_wall is not None and not max_wall > 0:
+            raise ValueError(f"max_wall must be > 0, got {max_wall}")
         self.spec = spec
         self.max_side = max_side
         self.realtime = realtime and not spec.live
@@ -490,6 +262,9 @@ class StreamReader:
         self.backoff = backoff or Backoff()
         self.max_reconnects = max_reconnects
         self.duration = duration
+        self.max_wall = max_wall  # wall-clock seconds from the start, connected or not
+        self._deadline: float | None = None
+        self.wall_limited = False  # True once max_wall ended the reading
         self.on_event = on_event
         self._queue_size = queue_size
         capacity = queue_size or round(QUEUE_SECONDS * _FALLBACK_FPS)
@@ -566,10 +341,26 @@ class StreamReader:
             self._update(connected=False)
             self._buffer.finish(error)
 
+    def _wall_left(self) -> float | None:
+        return None if self._deadline is None else self._deadline - time.monotonic()
+
+    def _wall_over(self) -> bool:
+        left = self._wall_left()
+        if left is None or left > 0:
+            return False
+        if not self.wall_limited:
+            self.wall_limited = True
+            self._event(f"stopping: {self.max_wall:g} s of wall-clock time have passed")
+        return True
+
     def _produce(self) -> None:
         attempt = 0  # failed connection attempts in a row
         ever_connected = False
+        if self.max_wall is not None:
+            self._deadline = time.monotonic() + self.max_wall
         while not self._stop.is_set():
+            if self._wall_over():
+                return
             outcome = self._session(reconnecting=ever_connected)
             ever_connected = ever_connected or outcome.frames > 0
             if outcome.kind in ("stopped", "limit", "end"):
@@ -600,21 +391,9 @@ class StreamReader:
         except _OPEN_ERRORS as exc:
             return _Outcome("unreachable", _reason(exc, self.spec, opening=True), 0, exc)
         with container:
-            stream = self._video_stream(container)
+            stream = _video_stream(container, self.spec)
             self._on_connect(container, stream, reconnecting)
             return self._read(container, stream)
-
-    def _video_stream(self, container: av.container.InputContainer) -> av.VideoStream:
-        attached = av.stream.Disposition.attached_pic
-        streams = [s for s in container.streams.video if not (s.disposition & attached)]
-        if not streams:
-            raise VideoError(
-                f"No video stream in {self.spec.display}",
-                "Give a source that carries video (not audio only)",
-            )
-        if not self.spec.live:
-            streams[0].thread_type = "AUTO"
-        return streams[0]
 
     def _on_connect(
         self, container: av.container.InputContainer, stream: av.VideoStream, reconnecting: bool
@@ -668,6 +447,8 @@ class StreamReader:
         t, missing = self._timeline.place(pts, time.monotonic(), 1 / fps)
         if self.duration is not None and t >= self.duration:
             return "limit"
+        if self._wall_over():
+            return "limit"
         rgb = frame_to_rgb(frame, self.max_side)
         if pacer is not None and pacer.wait(t, self._stop):
             return "stopped"
@@ -693,6 +474,11 @@ class StreamReader:
 
     def _wait(self, delay: float) -> bool:
         """Sleep ``delay`` s unless stopped or the duration limit passes; True to end."""
+        wall = self._wall_left()
+        if wall is not None and wall <= delay:
+            self._stop.wait(max(0.0, wall))
+            self._wall_over()
+            return True
         if self.duration is not None and self._timeline.last_time is not None:
             left = self.duration - self._timeline.last_time
             left -= time.monotonic() - self._timeline.last_mono

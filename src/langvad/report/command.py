@@ -61,8 +61,8 @@ def report(
 
             paths = write_report(result, folder, chosen, progress=progress)
     except LangvadError as e:
-        err.print(f"[bold red]error:[/] {e.message}")
-        if e.hint:
-            err.print(f"[yellow]what to do:[/] {e.hint}")
+        from langvad.messages import print_error
+
+        print_error(err, e)
         raise typer.Exit(e.exit_code) from None
     out.print("wrote " + ", ".join(str(p) for p in paths.values()))

@@ -27,6 +27,7 @@ def event_record(result: Result, index: int, segment: Segment) -> dict[str, Any]
         "peak_score": round(segment.peak_score, 6),
         "mean_score": round(segment.mean_score, 6),
         "key_frames": list(segment.key_frames),
+        "boxes": list(segment.boxes),  # Box.to_json() of the things involved, per key frame
         "explained": e is not None,
     }
     for field in EVENT_FIELDS:

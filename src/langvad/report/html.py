@@ -26,6 +26,7 @@ from langvad.report.media import Progress, browser_video, thumbnails
 from langvad.report.vtt import build_vtt, result_duration, window_ranges, write_vtt
 from langvad.result import Result, Segment
 from langvad.video import probe
+from langvad.vision.boxes import Box
 
 __all__ = [
     "default_video",
@@ -67,6 +68,11 @@ def segment_key_frames(result: Result, segment: Segment) -> list[int]:
     return list(dict.fromkeys([lo, peak, hi]))
 
 
+def frame_boxes(segment: Segment, frame: int) -> list[Box]:
+    """The segment's boxes on one of its key frames."""
+    return [b for b in (Box.from_json(d) for d in segment.boxes) if b.frame == frame]
+
+
 def _frame_time(result: Result, frame: int) -> float:
     if 0 <= frame < len(result.timestamps):
         return result.timestamps[frame]
@@ -92,7 +98,12 @@ def _segment_view(result: Result, i: int, s: Segment, thumbs: Mapping[int, str])
         "explanation": s.explanation,
         "summaries": s.summaries,
         "thumbs": [
-            {"frame": f, "time": _frame_time(result, f), "src": thumbs[f]}
+            {
+                "frame": f,
+                "time": _frame_time(result, f),
+                "src": thumbs[f],
+                "boxes": frame_boxes(s, f),  # drawn over the thumbnail (motion stage)
+            }
             for f in frames
             if f in thumbs
         ],
@@ -172,6 +183,7 @@ def render_html(
         "usage": prov.get("usage", {}),
         "cost": prov.get("cost"),
         "notes": prov.get("fallbacks", []),
+        "explaining": prov.get("explanations") == "pending",
         "metrics": result.metrics,
         "generated": generated or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "version": prov.get("langvad_version", ""),

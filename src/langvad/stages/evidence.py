@@ -31,8 +31,10 @@ FACT_TEXT: dict[str, str] = {
     "fall": "a person falling to the ground",
     "person_down": "a person lying on the ground",
     "sudden_motion": "a sudden burst of motion compared with the seconds before",
-    "fire": "fire or flames",
-    "smoke": "smoke",
+    "fire": "a fire with flickering flames",
+    "smoke": "smoke rising from a fire",
+    "explosion": "an explosion (a sudden, expanding burst)",
+    "fire_scene": "a scene that a fire classifier takes for fire",
 }
 
 

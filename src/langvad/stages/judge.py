@@ -27,13 +27,19 @@ EVERYDAY = (
     "text or a timestamp on the screen",
 )
 JUDGE_FORMULA = (
-    "item margin m = max cos(item, abnormal rules) − max cos(item, normal rules); "
-    "p_text = sigmoid((m − centre) / τ); the LLM is asked about items with p_text ≥ floor "
-    "(at most a budget per video-minute); its calibrated answer c = sigmoid(logit P(yes) − "
-    "midpoint), the midpoint halfway (in logit) between its mean P(yes) for the rules' own "
-    "normal and for their abnormal phrases; item p = c if c < 0.5 (veto) else max(p_text, c); "
-    "items not asked p = p_text; description = max over its items; frame track = linear "
-    "interpolation between described frames, then a moving mean over ±smooth_seconds"
+    "item margin m = max cos(item, abnormal rules) − max cos(item, normal rules); keyword "
+    "hit k = 1 when the item uses a keyword of an abnormal rule (the rules' own content "
+    "words and their LLM expansion, stages.keywords), else 0; p0 = sigmoid((m − centre) / τ "
+    "+ κ·k) (κ = judge_keyword_weight, 0 by default: p0 = p_text); the LLM is asked about "
+    "the items with p0 ≥ floor, most abnormal first (judge_candidates above-floor; "
+    "frame-top: the items that are some description's most abnormal, in up to 3 rounds), at "
+    "most a budget per video-minute, the rule the item matched named in the question with "
+    "judge_name_rule; its calibrated answer c = sigmoid(logit P(yes) − midpoint), the "
+    "midpoint halfway (in logit) between its mean P(yes) for the rules' own normal and for "
+    "their abnormal phrases; item p = c if c < 0.5 (veto; judge_veto unsure: only if also "
+    "p0 < 0.95 or c < 0.1) else max(p0, c); items not asked p = p0; description = max over "
+    "its items; frame track = linear interpolation between described frames, then a moving "
+    "mean over ±smooth_seconds"
 )
 
 
@@ -47,8 +53,19 @@ def item_margins(items: np.ndarray, normal: np.ndarray, abnormal: np.ndarray) ->
     return (items @ abnormal.T).max(axis=1) - (items @ normal.T).max(axis=1)
 
 
-def item_probability(margins: np.ndarray, temperature: float, centre: float = 0.0) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-(np.asarray(margins, np.float64) - centre) / temperature))
+def item_probability(
+    margins: np.ndarray,
+    temperature: float,
+    centre: float = 0.0,
+    hits: np.ndarray | None = None,
+    keyword_weight: float = 0.0,
+) -> np.ndarray:
+    """p0 = sigmoid((m − centre) / τ + κ·k): the encoder's margin and the keyword hit k (0/1)
+    added as log-odds (independent evidence); without hits, the encoder alone."""
+    z = (np.asarray(margins, np.float64) - centre) / temperature
+    if hits is not None:
+        z = z + keyword_weight * np.asarray(hits, np.float64)
+    return 1.0 / (1.0 + np.exp(-z))
 
 
 def logit(p: float, eps: float = 1e-4) -> float:
@@ -80,13 +97,24 @@ def calibrated(p_llm: float, midpoint: float) -> float:
     return sigmoid(logit(p_llm) - midpoint)
 
 
-def vetoed(p_text: float, p_llm_calibrated: float) -> float:
-    """The LLM as a veto on the text encoder: an item it calls normal (calibrated P(yes) < 0.5)
-    takes the LLM's value; an item it confirms keeps the larger of the two, so that confirmed
-    items rank as the text encoder ranks them, like the items nobody asked about."""
-    if p_llm_calibrated < 0.5:
-        return p_llm_calibrated
-    return max(p_text, p_llm_calibrated)
+#: The LLM's "no" vetoes an item the text evidence is unsure of (p0 below this: a margin
+#: less than 3τ above the centre, no keyword) ...
+VETO_TEXT_BELOW = 0.95
+#: ... and any item when the LLM itself is confident (calibrated P(yes) below this, 9 : 1).
+VETO_CONFIDENT = 0.1
+
+
+def vetoed(p_text: float, p_llm_calibrated: float, *, unsure_only: bool = False) -> float:
+    """The LLM as a veto on the text evidence: an item it calls normal (calibrated P(yes) <
+    0.5) takes the LLM's value — with ``unsure_only``, only when the text evidence is unsure
+    (p0 < ``VETO_TEXT_BELOW``) or the LLM is confident (< ``VETO_CONFIDENT``), else an
+    unsure "no" on a clear item leaves it as it was; an item it confirms keeps the larger of
+    the two, so that confirmed items rank as the text evidence ranks them, like the items
+    nobody asked about."""
+    c = p_llm_calibrated
+    if c < 0.5 and (not unsure_only or p_text < VETO_TEXT_BELOW or c < VETO_CONFIDENT):
+        return c
+    return max(p_text, c)
 
 
 def nearest_rule(items: np.ndarray, abnormal: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import bisect
 import contextlib
 import hashlib
-import io
 import os
 import re
 import statistics
@@ -25,6 +24,14 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from langvad.errors import VideoError
+from langvad.video.images import (
+    bad_image,
+    bombs_raise,
+    check_image,
+    check_pixels,
+    huge_image,
+    image_size,
+)
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -43,6 +50,8 @@ IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"})
 # probe() to get the exact frame list (~0.3-0.6 s on 2 cores). Larger ones are counted from the
 # demuxed packets, and only their tail is decoded to check that the last frames really exist.
 FULL_DECODE_PIXEL_BUDGET = 400_000_000
+# A frame image over this many pixels (8K is 33 million) is refused before it is decoded: a
+# header can claim 100000×100000 pixels in a few bytes.
 
 _FALLBACK_FPS = Fraction(30)
 
@@ -218,8 +227,10 @@ def _video_stream(container: av.container.InputContainer, p: Path) -> av.VideoSt
     streams = [s for s in container.streams.video if not (s.disposition & attached)]
     if not streams:
         raise VideoError(
-            f"No video stream in {p}",
-            "Give a file that contains video (not audio only or a single image)",
+            f"No readable video stream in {p}: the file is damaged, or holds only audio or "
+            "a single picture",
+            "Check the file or re-encode it (e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4); "
+            "a frame folder or a captions file can be given instead",
         )
     for s in streams:
         s.thread_type = "AUTO"
@@ -391,11 +402,11 @@ def _probe_frame_dir(p: Path, folder_fps: float) -> VideoInfo:
             f"Put the frames there as {exts} files (e.g. frame_0001.png), or give a video file",
         )
     digest = hashlib.sha256(b"langvad-frame-dir-v1\n")
-    width, height = _image_size(files[0])
+    width, height = image_size(files[0])
     decode = len(files) * width * height <= FULL_DECODE_PIXEL_BUDGET
     for f in files:
         data = f.read_bytes()
-        _check_image(f, data, decode=decode)
+        check_image(f, data, decode=decode)
         digest.update(f"{f.name}\0{len(data)}\0{hashlib.sha256(data).hexdigest()}\n".encode())
     n = len(files)
     fps = float(folder_fps)
@@ -409,34 +420,6 @@ def _probe_frame_dir(p: Path, folder_fps: float) -> VideoInfo:
         timestamps=tuple(i / fps for i in range(n)),
         fingerprint=digest.hexdigest(),
         is_frame_dir=True,
-    )
-
-
-def _image_size(f: Path) -> tuple[int, int]:
-    try:
-        with Image.open(f) as im:
-            return im.size
-    except (OSError, UnidentifiedImageError) as exc:
-        raise _bad_image(f, exc) from exc
-
-
-def _check_image(f: Path, data: bytes, *, decode: bool) -> None:
-    """Refuse a damaged frame image at probe time, before any expensive work: its structure
-    is always checked, and every pixel is decoded when the folder is small enough."""
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            im.verify()
-        if decode:
-            with Image.open(io.BytesIO(data)) as im:
-                im.load()
-    except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as exc:
-        raise _bad_image(f, exc) from exc
-
-
-def _bad_image(f: Path, exc: BaseException) -> VideoError:
-    return VideoError(
-        f"Cannot read frame image {f} ({_reason(exc)})",
-        "Replace or remove the broken image in the frame folder",
     )
 
 
@@ -559,11 +542,14 @@ def _read_frame_dir(
     for index in wanted:
         f = files[index]
         try:
-            with Image.open(f) as im:
+            with bombs_raise(), Image.open(f) as im:
+                check_pixels(f, im.size)
                 im.load()
                 rgb = _to_rgb(im, max_side)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise huge_image(f, None, exc) from exc
         except (OSError, UnidentifiedImageError) as exc:
-            raise _bad_image(f, exc) from exc
+            raise bad_image(f, exc) from exc
         yield index, info.timestamps[index], rgb
 
 

@@ -49,7 +49,7 @@ def load_ubnormal(root: Path, *, limit: int | None = None) -> list[EvalItem]:
         raise InputError(
             f"UBnormal test video {missing[0]}.mp4 not found under {root}"
             + (f" ({len(missing)} missing)" if len(missing) > 1 else ""),
-            hint="unpack the UBnormal Scene*/ folders there, or pass limit=",
+            hint="unpack the UBnormal Scene*/ folders there, or use --limit N",
         )
     items: list[EvalItem] = []
     for name, abnormal in progress(take(names, limit), "probing videos"):

@@ -103,7 +103,7 @@ def annotated_items(
         raise InputError(
             f"video {a.name} ({ann_file}, line {a.line}) not found under {ann_file.parent}"
             + (f" ({len(missing)} annotated videos missing)" if len(missing) > 1 else ""),
-            hint="put the test videos under the dataset folder, or pass limit=",
+            hint="put the test videos under the dataset folder, or use --limit N",
         )
     items: list[EvalItem] = []
     for a in progress(chosen, "probing videos"):

@@ -55,7 +55,7 @@ def load_xd(root: Path, *, limit: int | None = None) -> list[EvalItem]:
         raise InputError(
             f"video {absent[0].name} ({ann_file}, line {absent[0].line}) not found under {root}"
             + (f" ({len(absent)} annotated videos missing)" if len(absent) > 1 else ""),
-            hint="put all test videos under the dataset folder, or pass limit=",
+            hint="put all test videos under the dataset folder, or use --limit N",
         )
     items: list[EvalItem] = []
     for name in progress(take(list(videos), limit), "probing videos"):

@@ -26,18 +26,40 @@ def _fall() -> EventExpert:
     return FallExpert()
 
 
+def _tracks() -> EventExpert:
+    from langvad.vision.motion.expert import TracksExpert
+
+    return TracksExpert()
+
+
+def _fire() -> EventExpert:
+    from langvad.vision.experts.fire import FireExpert
+
+    return FireExpert()
+
+
+def _fire_resnet() -> EventExpert:
+    from langvad.vision.experts.fire_resnet import FireResnetExpert
+
+    return FireResnetExpert()
+
+
 FACTORIES: dict[str, Callable[[], EventExpert]] = {
     "violence": _violence,
     "motion": _motion,
     "fall": _fall,
+    "tracks": _tracks,
+    "fire": _fire,
+    "fire_resnet": _fire_resnet,  # opt-in: its package states no licence
 }
 
 
 def expert_infos() -> dict[str, ExpertInfo]:
     """Every known expert's info, without loading a model."""
-    from langvad.vision.experts import fall, motion, violence
+    from langvad.vision.experts import fall, fire, fire_resnet, motion, violence
+    from langvad.vision.motion import expert as tracks
 
-    return {m.INFO.name: m.INFO for m in (violence, motion, fall)}
+    return {m.INFO.name: m.INFO for m in (violence, motion, fall, tracks, fire, fire_resnet)}
 
 
 def check_expert_names(names: Sequence[str]) -> None:

@@ -1,0 +1,5 @@
+"""``python -m langvad.cli``."""
+
+from langvad.cli.main import app
+
+app()
