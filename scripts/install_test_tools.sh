@@ -21,8 +21,8 @@ if [ "${#MISSING[@]}" -gt 0 ]; then
     exit 1
   fi
   export DEBIAN_FRONTEND=noninteractive
-  "${SUDO[@]}" apt-get update -q
-  "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${MISSING[@]}"
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 update -q
+  "${SUDO[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${MISSING[@]}"
 fi
 chromium --version
 ffmpeg -hide_banner -version | head -1

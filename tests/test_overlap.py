@@ -11,6 +11,7 @@ from conftest import CLIPS, need_shared
 from test_describer import _need_describer
 
 from langvad.config import preset_config
+from langvad.engine.overlap import overlaps
 from langvad.engine.runner import Runner
 from langvad.source import open_source
 from langvad.store import Store
@@ -46,7 +47,7 @@ def test_overlapped_and_sequential_runs_are_identical(tmp_path: Path, smollm, en
                 captioner=describer,
                 progress=True,  # both stages' bars in one live display
             )
-            assert runner._overlaps(source) is overlap
+            assert overlaps(runner.config, source) is overlap
             runs[overlap] = runner.run(source)
     finally:
         describer.close()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -29,6 +28,7 @@ from langvad.engine.judge import ItemJudge
 from langvad.engine.judge_llm import GatewayJudgeLLM, warm_judge
 from langvad.engine.llm_scoring import LLMScorer
 from langvad.engine.models import Models
+from langvad.engine.overlap import beside, overlaps
 from langvad.engine.provenance import provenance, window_records
 from langvad.engine.read import Reader
 from langvad.engine.refine import Refiner
@@ -215,9 +215,11 @@ class Runner:
         centres, windows = plan.centres, plan.windows
         # 0. event evidence from the experts (while the frames are described, in the judged
         # modes: neither waits on the other), and the facts the LLM reads -----------------
-        if self._overlaps(source):
-            ev = self._evidence_while(
-                source, plan, lambda: self.judge.prefetch(source, centres, windows)
+        if overlaps(c, source):
+            _ = self.models.experts, self.models.captioner, self.models.encoder  # load first
+            ev = beside(
+                lambda stop: self._evidence(source, plan, stop),
+                lambda: self.judge.prefetch(source, centres, windows),
             )
         else:
             ev = self._evidence(source, plan)
@@ -255,33 +257,6 @@ class Runner:
                 half_width=plan.cell_half_width,
                 stop=stop,
             )
-
-    def _overlaps(self, source: Source) -> bool:
-        """The experts can run beside the language path: a judged mode (it does not read
-        the experts' facts) on a video with experts and something to describe."""
-        c = self.config
-        return (
-            c.overlap
-            and c.score_mode in JUDGE_MODES
-            and c.llm_weight > 0
-            and bool(c.experts)
-            and source.has_images
-            and source.captions is None
-        )
-
-    def _evidence_while(self, source: Source, plan: Plan, work: Callable[[], None]) -> Evidence:
-        """The evidence, collected in a worker thread while ``work`` runs here (the models
-        load first, one after the other: loading is not safe to overlap)."""
-        _ = self.models.experts, self.models.captioner, self.models.encoder
-        stop = threading.Event()
-        with ThreadPoolExecutor(1, thread_name_prefix="langvad-experts") as pool:
-            pending = pool.submit(self._evidence, source, plan, stop)
-            try:
-                work()
-            except BaseException:
-                stop.set()  # the experts give up at their next clip; the error is this one
-                raise
-            return pending.result()
 
     def thresholds(self, d: Decisions) -> tuple[float, float]:
         return self.segmenter.thresholds(d)
