@@ -140,3 +140,30 @@ def test_memory_store_is_bounded_lru() -> None:
     assert s.get_call("b") is None and s.get_call("a") == "a" and s.count() == 3
     s.put_vectors("v", {"e": np.ones(2)})
     assert set(s.get_vectors(["e", "zz"])) == {"e"}
+
+
+def test_deferred_explanations_are_the_explanations_asked_later(ped2_01, encoder, smollm) -> None:
+    """`langvad watch` asks for a closed segment's explanation in another thread while it goes
+    on detecting: the segment comes back unexplained, and the deferred call (run after the
+    detector has moved on) asks the LLM exactly what the synchronous path asked (the same
+    cached call: no new LLM call) and gives the same explanation."""
+    store = MemoryStore()  # shared: the deferred calls find the synchronous path's replies
+
+    def closed(defer: bool) -> tuple[Runner, CausalDetector, list]:
+        cfg = preset_config("ped2", score_mode="keywords", explain=True)
+        runner = Runner(cfg, store=store, encoder=encoder, llm=smollm, progress=False)
+        det = CausalDetector(runner, fps=10, high=0.5, low=0.4, defer_explanations=defer)
+        segs = [s for d in iter_file(det, ped2_01) for s in d.closed] + det.finish()
+        return runner, det, segs
+
+    _, det_now, now = closed(False)
+    runner, det_later, later = closed(True)
+    assert now and [s.start_frame for s in now] == [s.start_frame for s in later]
+    assert all(s.explanation is not None for s in now)
+    assert all(s.explanation is None for s in later)
+    for a, b in zip(now, later, strict=True):
+        ask = det_later.take_explanation(b)
+        assert ask is not None and det_later.take_explanation(b) is None  # once
+        assert ask() == a.explanation
+    assert runner.ctx.usage.llm_calls == 0 and runner.ctx.usage.cache_hits >= len(later)
+    assert det_now.take_explanation(now[0]) is None

@@ -265,7 +265,13 @@ class Runner:
         return self.segmenter.segment(source, d, span)
 
     def explain_segment(self, seg: Segment, d: Decisions) -> Explanation | None:
-        return self.explainer.explain_segment(seg, d, self.judge.judged_items)
+        return self.explain_later(seg, d)()
+
+    def explain_later(self, seg: Segment, d: Decisions) -> Callable[[], Explanation | None]:
+        """The explanation of ``seg`` as a call that may run later, in another thread
+        (``langvad watch`` explains while it goes on detecting): what it reads is taken now."""
+        judged = dict(self.judge.judged_items)
+        return lambda: self.explainer.explain_segment(seg, d, judged)
 
     def run(self, source: Source, on_scored: Callable[[Result], None] | None = None) -> Result:
         """A finished file: every window decided at once, then segments and explanations.

@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 
 from langvad.engine.runner import Decisions, Runner
-from langvad.result import Result, Segment, Window
+from langvad.result import Explanation, Result, Segment, Window
 from langvad.source import Source
 from langvad.stages.frames import Span
 from langvad.stages.segments import OnlineHysteresis, SpanEvent
@@ -100,7 +100,11 @@ class CausalDetector:
         low: float,
         memory_seconds: float = DEFAULT_MEMORY_SECONDS,
         explain: bool = True,
+        defer_explanations: bool = False,
     ) -> None:
+        """``defer_explanations``: a closed segment comes back unexplained and its
+        explanation waits in :meth:`take_explanation` (to be asked for in another thread,
+        while detection goes on)."""
         c = runner.config
         self.runner = runner
         self.step = 1.0 / c.centre_fps if c.centre_fps else c.stride / max(fps, 1e-6)
@@ -117,6 +121,8 @@ class CausalDetector:
         self.committed_until = -math.inf
         self._last: tuple[Source, Decisions] | None = None
         self._open_start: int | None = None  # input frame where the open segment starts
+        self.defer_explanations = defer_explanations
+        self._later: dict[tuple[int, int], Callable[[], Explanation | None]] = {}
 
     # -- when ---------------------------------------------------------------------------
     def centre_time(self, k: int | None = None) -> float:
@@ -204,12 +210,22 @@ class CausalDetector:
         lo = max(0, span.start - src.offset)
         hi = min(src.n_frames - 1, max(lo, span.end - src.offset))
         seg = self.runner.segment(src, d, Span(lo, hi))
+        later = None
         if explain and self.explain:
-            seg.explanation = self.runner.explain_segment(seg, d)
+            if self.defer_explanations:
+                later = self.runner.explain_later(seg, d)
+            else:
+                seg.explanation = self.runner.explain_segment(seg, d)
         seg = _global_segment(seg, src.offset)
         if span.start - src.offset < 0:  # started before the memory: keep its real start
             seg = seg.model_copy(update={"start_frame": span.start})
+        if later is not None:
+            self._later[(seg.start_frame, seg.end_frame)] = later
         return seg
+
+    def take_explanation(self, seg: Segment) -> Callable[[], Explanation | None] | None:
+        """The deferred explanation of a closed segment (once), or None."""
+        return self._later.pop((seg.start_frame, seg.end_frame), None)
 
 
 def iter_file(detector: CausalDetector, source: Source) -> Iterator[Decided]:

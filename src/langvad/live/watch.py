@@ -9,6 +9,7 @@ import resource
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,7 +25,7 @@ from langvad.live.buffer import FrameBuffer
 from langvad.live.causal import CausalDetector, Decided
 from langvad.live.events import KEYFRAMES_DIR, STATE_FILE, AlertEvent, LiveState
 from langvad.live.stream import StreamFrame, StreamReader, StreamSpec, StreamStats
-from langvad.result import Segment
+from langvad.result import Explanation, Segment
 
 CURVE_POINTS = 300  # windows kept in state.json's score curve
 IMAGE_MARGIN_SECONDS = 6.0  # images kept beyond a window's length
@@ -120,6 +121,10 @@ class Watcher:
         self.open_event: AlertEvent | None = None
         self.status = "starting"
         self.message: str | None = None
+        # explanations are asked for here while detection goes on; a closed segment's
+        # "end" alert (with its explanation) is published from this thread
+        self._explainer = ThreadPoolExecutor(1, thread_name_prefix=f"langvad-explain-{name}")
+        self._explaining: list[Future[None]] = []
         (out / KEYFRAMES_DIR).mkdir(parents=True, exist_ok=True)
 
     # -- the loop -------------------------------------------------------------------------
@@ -153,7 +158,12 @@ class Watcher:
         fps = self.reader.stats.fps or 25.0
         self.buffer.fps = fps
         return CausalDetector(
-            self.runner, fps=fps, high=self.high, low=self.low, memory_seconds=self.memory_seconds
+            self.runner,
+            fps=fps,
+            high=self.high,
+            low=self.low,
+            memory_seconds=self.memory_seconds,
+            defer_explanations=True,
         )
 
     def _decide_next(self, last_time: float | None = None) -> None:
@@ -172,6 +182,7 @@ class Watcher:
             self._open(seg, got)
         for seg in got.closed:
             self._close(seg)
+        self._reap()
         if self.stats.windows % 5 == 1:
             self.stats.rss_mib.append((round(self.buffer.now, 1), round(rss_mib(), 1)))
         self._count(self.reader.stats)
@@ -203,9 +214,13 @@ class Watcher:
         if self.detector is not None:
             for seg in self.detector.finish():
                 self._close(seg)
-        self.status = "ended" if ended else "failed"
-        self._write_state()
-        self.hub.close()
+        try:
+            self._explainer.shutdown(wait=True)  # every closed segment's "end" is out
+            self._reap()
+        finally:
+            self.status = "ended" if ended else "failed"
+            self._write_state()
+            self.hub.close()
 
     # -- alerts ---------------------------------------------------------------------------
     def _evidence(self, got: Decided) -> list[str]:
@@ -242,10 +257,27 @@ class Watcher:
         )
 
     def _close(self, seg: Segment) -> None:
+        """The segment closed: its "end" alert goes out with its explanation, which is asked
+        for in the explainer thread while detection goes on (the "new" alert went out
+        when it opened)."""
         opened = self.open_event
         if opened is None:
             return
-        x = seg.explanation
+        self.open_event = None
+        later = self.detector.take_explanation(seg) if self.detector is not None else None
+        if later is None:
+            self._end(opened, seg, seg.explanation)
+            return
+        self._explaining.append(self._explainer.submit(lambda: self._end(opened, seg, later())))
+
+    def _reap(self) -> None:
+        """Raise the first failure of a finished explanation (a failing event log)."""
+        done = [f for f in self._explaining if f.done()]
+        self._explaining = [f for f in self._explaining if not f.done()]
+        for f in done:
+            f.result()
+
+    def _end(self, opened: AlertEvent, seg: Segment, x: Explanation | None) -> None:
         event = opened.model_copy(
             update={
                 "type": "end",
@@ -257,7 +289,6 @@ class Watcher:
             }
         )
         self.hub.publish_event(event)
-        self.open_event = None
         what = f": {x.title}" if x else ""
         self.console.print(f"[bold]ended[/] {self.name} at {seg.end_time:.1f}s{what}")
 
