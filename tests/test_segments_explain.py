@@ -118,3 +118,11 @@ def test_variants_select_and_config():
     assert (pf.clean, pf.summarize, pf.refine) == (False, False, False)
     assert VARIANTS["k5"].config(base).refine_k == 5
     assert base.refine_k == 10  # the base is not modified
+
+
+def test_explain_messages_say_a_repeated_description_once_with_its_time_range():
+    caps = [(0.0, "two men fight"), (1.0, "two men  fight"), (2.0, "a man falls"), (3.0, "x")]
+    caps += [(4.0, "x"), (5.0, "x")]
+    text = explain_messages(Prompts(), 0.0, 6.0, [], caps)[0]["content"]
+    assert "[00:00.0–00:01.0] two men fight" in text and text.count("two men") == 1
+    assert "[00:02.0] a man falls" in text and "[00:03.0–00:05.0] x" in text

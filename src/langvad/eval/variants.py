@@ -143,6 +143,13 @@ VARIANTS: dict[str, Variant] = {
             overrides=FUSED,
         ),
         _v(
+            "unsure-veto",
+            "judge",
+            "the default's questions (cached answers shared), the LLM's no a veto only where "
+            "the text is unsure (p0 < 0.95) or the LLM confident (c < 0.1)",
+            overrides={"score_mode": "rules", "judge_veto": "unsure"},
+        ),
+        _v(
             "named-rule",
             "judge",
             "as fused without keyword evidence (κ = 0)",
@@ -282,6 +289,7 @@ GROUPS: dict[str, list[str]] = {
         "keywords",
         "keywords-expanded",
         "fused",
+        "unsure-veto",
         "named-rule",
         "deduction",
         "everyday",

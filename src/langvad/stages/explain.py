@@ -63,31 +63,56 @@ def explain_messages(
     """The segment's window summaries and frame captions (each a time-ordered, evenly
     thinned selection, each line clipped) with the scene context when the run has one.
 
-    The thinning bounds the prompt (about 20 lines of at most ``max_line_chars``) so a long
-    segment never overflows the model's context window."""
+    A text repeated over consecutive times is one line with its time range (a describer
+    often says the same of many frames): the prompt — whose evaluation is most of an
+    explanation's cost on a CPU — says the same in fewer tokens. The thinning bounds the
+    prompt (about 20 lines of at most ``max_line_chars``) so a long segment never overflows
+    the model's context window."""
     scene = f"Context: {prompts.scene}\n" if prompts.scene else ""
-    summaries = _thin(summaries, max_summaries)
-    captions = _thin(captions, max_captions)
-    evidence = _thin(evidence, max_summaries)
-    judged = _thin(judged, max_summaries)
+    summaries_ = _thin(_runs(summaries), max_summaries)
+    captions_ = _thin(_runs(captions), max_captions)
+    evidence_ = _thin(_runs(evidence), max_summaries)
+    judged_ = _thin(_runs(judged), max_summaries)
     lines: list[str] = []
-    if evidence:
+    if evidence_:
         lines.append("Event detector findings (video models, not descriptions):")
-        lines += [f"[{_clock(t)}] {_cut(e, max_line_chars)}" for t, e in evidence]
-    if judged:
+        lines += [f"[{_span(t)}] {_cut(e, max_line_chars)}" for t, e in evidence_]
+    if judged_:
         lines.append("Items of the descriptions that the judge found abnormal for this camera:")
-        lines += [f"[{_clock(t)}] {_clip(e, max_line_chars)}" for t, e in judged]
-    if summaries:
+        lines += [f"[{_span(t)}] {_clip(e, max_line_chars)}" for t, e in judged_]
+    if summaries_:
         lines.append("Summaries of the time windows:")
-        lines += [f"[{_clock(t)}] {_clip(s, max_line_chars)}" for t, s in summaries]
-    if captions:
+        lines += [f"[{_span(t)}] {_clip(s, max_line_chars)}" for t, s in summaries_]
+    if captions_:
         lines.append("Frame descriptions:")
-        lines += [f"[{_clock(t)}] {_clip(c, max_line_chars)}" for t, c in captions]
+        lines += [f"[{_span(t)}] {_clip(c, max_line_chars)}" for t, c in captions_]
     body = f"Segment {_clock(start_time)}–{_clock(end_time)}.\n" + data_block(lines, "explain")
     return [{"role": "user", "content": f"{scene}{EXPLAIN_PROMPT}\n\n{body}"}]
 
 
-def _thin(items: Sequence[tuple[float, str]], n: int) -> list[tuple[float, str]]:
+TimeRange = tuple[float, float]
+
+
+def _runs(items: Sequence[tuple[float, str]]) -> list[tuple[TimeRange, str]]:
+    """Consecutive items with the same text (up to spacing) as one (first, last time)."""
+    out: list[tuple[TimeRange, str]] = []
+    for t, text in items:
+        if out and " ".join(out[-1][1].split()) == " ".join(text.split()):
+            out[-1] = ((out[-1][0][0], t), out[-1][1])
+        else:
+            out.append(((t, t), text))
+    return out
+
+
+def _span(times: TimeRange) -> str:
+    a, b = times
+    return _clock(a) if b <= a else f"{_clock(a)}–{_clock(b)}"
+
+
+T = TypeVar("T")
+
+
+def _thin(items: Sequence[T], n: int) -> list[T]:
     """At most n items, evenly spread over the sequence, in order."""
     if len(items) <= n:
         return list(items)
