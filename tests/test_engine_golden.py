@@ -68,13 +68,23 @@ def detect(path, extra, tmp_path) -> dict:
     return json.loads((out / "result.json").read_text())
 
 
+#: result.json rounds scores to 6 decimals; llama.cpp's CPU kernels (AVX2 or AVX-512, chosen
+#: by the processor) sum in different orders, which moves a rounded score by one step in its
+#: last decimal between machines (measured: 1e-6 on an AMD EPYC against the Intel machine that
+#: recorded the golden files). Within a machine the scores are bit-identical (determinism).
+ROUNDING = 5e-6
+
+
 def assert_same_scores(res: dict, want: dict) -> None:
-    assert res["scores"] == want["scores"]
+    assert res["scores"] == pytest.approx(want["scores"], abs=ROUNDING, rel=0)
     got_windows = [
         [w["centre_frame"], w["score"], w["refined_score"], w["final_score"]]
         for w in res["windows"]
     ]
-    assert got_windows == want["windows"]
+    assert [w[0] for w in got_windows] == [w[0] for w in want["windows"]]
+    for got, exp in zip(got_windows, want["windows"], strict=True):
+        for g, e in zip(got[1:], exp[1:], strict=True):
+            assert g == e if e is None else g == pytest.approx(e, abs=ROUNDING, rel=0), (got, exp)
     assert [[s["start_frame"], s["end_frame"]] for s in res["segments"]] == want["segments"]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import typer
-from conftest import CLIPS, DATA, need_shared
+from conftest import CLIPS, DATA, across_workers, need_shared
 from fastapi.testclient import TestClient
 from test_report import timeline_result
 from typer.testing import CliRunner
@@ -392,9 +392,10 @@ def make_real_fight_run(runs: Path, llm, encoder, store_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def real_fight_runs(qwen15, encoder, tmp_path_factory) -> Path:
-    """A runs folder holding the real Fighting033 run (made once per test session)."""
-    base = tmp_path_factory.getbasetemp()
-    return make_real_fight_run(base / "real-fight-runs", qwen15, encoder, base / "ask-run.sqlite")
+    """A runs folder holding the real Fighting033 run (made once per test session, shared by
+    the xdist workers)."""
+    with across_workers(tmp_path_factory, "real-fight") as base:
+        return make_real_fight_run(base / "runs", qwen15, encoder, base / "ask-run.sqlite")
 
 
 @pytest.mark.slow
