@@ -351,8 +351,8 @@ def test_the_question_names_the_matched_rule_and_deduction_lists_the_rules():
 def test_the_unsure_veto_leaves_clear_items_to_a_confident_llm():
     from langvad.stages.judge import vetoed
 
-    assert vetoed(0.99, 0.45) == 0.45  # the default: any calibrated no vetoes
-    assert vetoed(0.99, 0.45, unsure_only=True) == 0.99  # clear text, unsure LLM: kept
+    assert vetoed(0.99, 0.45) == 0.45  # judge_veto "any": every calibrated no vetoes
+    assert vetoed(0.99, 0.45, unsure_only=True) == 0.99  # the default: clear text, unsure LLM: kept
     assert vetoed(0.90, 0.45, unsure_only=True) == 0.45  # unsure text: vetoed
     assert vetoed(0.99, 0.05, unsure_only=True) == 0.05  # confident LLM: vetoed
     assert vetoed(0.60, 0.80, unsure_only=True) == 0.80  # a confirmation keeps the larger

@@ -223,7 +223,7 @@ class Config(BaseModel):
         False, description="rules: the yes/no question names the rule the item matched"
     )
     judge_veto: Literal["any", "unsure"] = Field(
-        "any",
+        "unsure",
         description="rules: the LLM's calibrated no vetoes any item (any) or only items the "
         "text evidence is unsure of (p0 < 0.95) unless the LLM is confident (c < 0.1)",
     )

@@ -143,11 +143,11 @@ VARIANTS: dict[str, Variant] = {
             overrides=FUSED,
         ),
         _v(
-            "unsure-veto",
+            "veto-any",
             "judge",
-            "the default's questions (cached answers shared), the LLM's no a veto only where "
-            "the text is unsure (p0 < 0.95) or the LLM confident (c < 0.1)",
-            overrides={"score_mode": "rules", "judge_veto": "unsure"},
+            "the default's questions (cached answers shared), the LLM's calibrated no vetoing "
+            "every item it was asked about (the default until 2026-12-03)",
+            overrides={"score_mode": "rules", "judge_veto": "any"},
         ),
         _v(
             "named-rule",
@@ -289,7 +289,7 @@ GROUPS: dict[str, list[str]] = {
         "keywords",
         "keywords-expanded",
         "fused",
-        "unsure-veto",
+        "veto-any",
         "named-rule",
         "deduction",
         "everyday",
