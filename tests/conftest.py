@@ -111,15 +111,25 @@ def qwen15():
     return load_llm("qwen2.5-coder-1.5b-instruct-q4_k_m", n_ctx=4096)
 
 
-def run_cli(*args: str, cache: Path, timeout: float = 1200) -> subprocess.CompletedProcess:
-    """``langvad ARGS`` in a subprocess with its own artefact cache (``$LANGVAD_CACHE``)."""
-    env = {**os.environ, "LANGVAD_CACHE": str(cache)}
+def run_cli(
+    *args: str,
+    cache: Path | None,
+    timeout: float = 1200,
+    cwd: Path | None = None,
+    drop_env: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess:
+    """``langvad ARGS`` in a subprocess with its own artefact cache (``$LANGVAD_CACHE``; None:
+    the test's), run in ``cwd``, without the environment variables ``drop_env``."""
+    env = {k: v for k, v in os.environ.items() if k not in drop_env}
+    if cache is not None:
+        env["LANGVAD_CACHE"] = str(cache)
     return subprocess.run(
         [sys.executable, "-m", "langvad.cli", *args],
         env=env,
         capture_output=True,
         text=True,
         timeout=timeout,
+        cwd=cwd,
     )
 
 
@@ -179,7 +189,7 @@ def _ped2_default_run(desc: Path, tmp: Path) -> CliRun:
     return CliRun(r, json.loads((out / "result.json").read_text()), out)
 
 
-def one_clear_error(r: subprocess.CompletedProcess, *needles: str) -> None:
+def one_clear_error(r: subprocess.CompletedProcess, *needles: str) -> str:
     """The command failed as every bad input must: exit 2, one ``error:`` line, no
     traceback, naming each of ``needles``."""
     said = " ".join(r.stderr.split())
@@ -187,3 +197,4 @@ def one_clear_error(r: subprocess.CompletedProcess, *needles: str) -> None:
     assert "Traceback" not in r.stderr and said.startswith("error:"), r.stderr
     for n in needles:
         assert n in said, (n, said)
+    return said

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DATA
+from conftest import DATA, run_cli
 from rich.console import Console
 
 from langvad.captions import load_captions
@@ -25,15 +25,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "langvad"
 
 
 def _cli(*args: str, tmp: Path, timeout: float = 120) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LANGVAD_CACHE": str(tmp / "c.sqlite")}
-    return subprocess.run(
-        [sys.executable, "-m", "langvad.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-        cwd=tmp,
-    )
+    return run_cli(*args, cache=tmp / "c.sqlite", timeout=timeout, cwd=tmp)
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
@@ -31,14 +32,7 @@ def _free_port() -> int:
 
 
 def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "LANGVAD_TOKEN"}
-    return subprocess.run(
-        [sys.executable, "-m", "langvad.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+    return run_cli(*args, cache=None, timeout=timeout, drop_env=("LANGVAD_TOKEN",))
 
 
 @contextlib.contextmanager

@@ -4,16 +4,14 @@ silently or fail late; now it is one clear error naming the input and what to do
 
 from __future__ import annotations
 
-import os
 import struct
 import subprocess
-import sys
 import time
 import zlib
 from pathlib import Path
 
 import pytest
-from conftest import CLIPS, DATA, need_shared
+from conftest import CLIPS, DATA, need_shared, one_clear_error, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -31,24 +29,7 @@ CAPTIONS = DATA / "fighting033_captions.jsonl"
 
 
 def langvad(*args: str, cache_dir: Path, timeout: float = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "LANGVAD_CACHE": str(cache_dir / "cache.sqlite")}
-    return subprocess.run(
-        [sys.executable, "-m", "langvad.cli", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=cache_dir,
-    )
-
-
-def one_clear_error(r: subprocess.CompletedProcess, *needles: str) -> str:
-    said = " ".join(r.stderr.split())
-    assert r.returncode == 2, (r.returncode, r.stderr[-2000:])
-    assert "Traceback" not in r.stderr, r.stderr
-    for n in needles:
-        assert n in said, (n, said)
-    return said
+    return run_cli(*args, cache=cache_dir / "cache.sqlite", timeout=timeout, cwd=cache_dir)
 
 
 # ---------------------------------------------------------------------------------------------
