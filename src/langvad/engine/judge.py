@@ -8,13 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from langvad.engine.context import RunContext
 from langvad.engine.describe import scored_frame
-from langvad.engine.embed import TextEmbeddings
-from langvad.engine.gateway import LLMGateway
 from langvad.engine.judge_llm import GatewayJudgeLLM
-from langvad.engine.models import Models
-from langvad.engine.read import Reader
+from langvad.engine.language import LanguagePath, LanguageServices
 from langvad.engine.types import LanguageScores
 from langvad.models.base import SLOT_SCORE
 from langvad.source import Source
@@ -30,24 +26,13 @@ from langvad.stages.judging import (
 from langvad.stages.score import yes_probability
 
 
-class ItemJudge:
+class ItemJudge(LanguagePath):
     """A ``WindowScorer`` for ``score_mode`` rules and keywords. After a run, ``judgement``
     (provenance) and ``judged_items`` (described frame → its abnormal top item) hold what
     it found."""
 
-    def __init__(
-        self,
-        ctx: RunContext,
-        models: Models,
-        gateway: LLMGateway,
-        reader: Reader,
-        texts: TextEmbeddings,
-    ) -> None:
-        self.ctx = ctx
-        self.models = models
-        self.gateway = gateway
-        self.reader = reader
-        self.texts = texts
+    def __init__(self, services: LanguageServices) -> None:
+        super().__init__(services)
         self.judgement: dict[str, Any] = {}
         self.judged_items: dict[int, dict[str, Any]] = {}  # described frame → its top item
 

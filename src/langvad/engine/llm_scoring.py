@@ -9,12 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from langvad.engine.context import RunContext
 from langvad.engine.describe import scored_frame
-from langvad.engine.embed import TextEmbeddings
-from langvad.engine.gateway import LLMGateway
-from langvad.engine.models import Models
-from langvad.engine.read import Reader
+from langvad.engine.language import LanguagePath, LanguageServices
 from langvad.engine.refine import Refiner
 from langvad.engine.types import LanguageScores
 from langvad.errors import LLMError
@@ -36,23 +32,11 @@ from langvad.stages.score import (
 )
 
 
-class LLMScorer:
+class LLMScorer(LanguagePath):
     """A ``WindowScorer`` for the modes in which the LLM scores each window's text."""
 
-    def __init__(
-        self,
-        ctx: RunContext,
-        models: Models,
-        gateway: LLMGateway,
-        reader: Reader,
-        texts: TextEmbeddings,
-        refiner: Refiner,
-    ) -> None:
-        self.ctx = ctx
-        self.models = models
-        self.gateway = gateway
-        self.reader = reader
-        self.texts = texts
+    def __init__(self, services: LanguageServices, refiner: Refiner) -> None:
+        super().__init__(services)
         self.refiner = refiner
 
     def summarise(self, captions: Sequence[str]) -> str:

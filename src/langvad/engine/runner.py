@@ -26,6 +26,7 @@ from langvad.engine.explain import Explainer
 from langvad.engine.gateway import LLMGateway
 from langvad.engine.judge import ItemJudge
 from langvad.engine.judge_llm import GatewayJudgeLLM, warm_judge
+from langvad.engine.language import LanguageServices
 from langvad.engine.llm_scoring import LLMScorer
 from langvad.engine.models import Models
 from langvad.engine.overlap import beside, overlaps
@@ -71,10 +72,9 @@ class Runner:
         self.describer = Describer(self.ctx, self.models)
         self.reader = Reader(self.ctx, self.models, self.describer, self.texts)
         refiner = Refiner(self.ctx, self.describer, self.texts)
-        self.llm_scorer = LLMScorer(
-            self.ctx, self.models, self.gateway, self.reader, self.texts, refiner
-        )
-        self.judge = ItemJudge(self.ctx, self.models, self.gateway, self.reader, self.texts)
+        language = LanguageServices(self.ctx, self.models, self.gateway, self.reader, self.texts)
+        self.llm_scorer = LLMScorer(language, refiner)
+        self.judge = ItemJudge(language)
         self.evidence_service = EvidenceService(self.ctx, self.models)
         self.segmenter = Segmenter(config)
         self.explainer = Explainer(self.ctx, self.models, self.gateway)
