@@ -272,8 +272,10 @@ class Watcher:
 
     def _reap(self) -> None:
         """Raise the first failure of a finished explanation (a failing event log)."""
-        done = [f for f in self._explaining if f.done()]
-        self._explaining = [f for f in self._explaining if not f.done()]
+        done, pending = [], []
+        for f in self._explaining:  # one look per future: one that ends meanwhile stays
+            (done if f.done() else pending).append(f)
+        self._explaining = pending
         for f in done:
             f.result()
 
